@@ -1,0 +1,154 @@
+"""The data-pack voucher shop: application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shop import config as shop_config
+from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+def create_app(config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app: defaults, then ``instance/``, then the environment, then ``config``."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        instance_path=instance_path,
+        instance_relative_config=True,
+    )
+    load_configuration(app, config or {})
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_request_hooks(app)
+    return app
+
+
+def load_configuration(app: Flask, overrides: dict) -> None:
+    """Apply the configuration layers in order."""
+    app.config.from_object(shop_config.Defaults)
+    app.config.update(shop_config.load_instance_secrets(app.instance_path))
+    app.config.update(shop_config.load_instance_config(app.instance_path))
+    environment = shop_config.settings_from_environment()
+    app.config.update(environment)
+    app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = shop_config.sqlite_url(app.instance_path)
+    explicit = {**environment, **overrides}
+    if "SESSION_COOKIE_SECURE" not in explicit and app.debug:
+        app.config["SESSION_COOKIE_SECURE"] = False
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
+
+
+def configure_logging(app: Flask) -> None:
+    """Log INFO and up to stderr unless logging is configured already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL, foreign keys, a busy timeout, and write transactions that lock up front.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock when a transaction starts, so a
+    read-then-write transaction (redeem a voucher, debit a float) never fails half-way
+    with "database is locked" when another writer got in between.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions created in ``shop.extensions`` to this app."""
+    from shop import models  # noqa: F401  (every model registered before migrations look)
+    from shop.auth.services import load_user_by_session_token
+    from shop.i18n import register_template_helpers, select_locale
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user_by_session_token)
+    register_template_helpers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every domain's views."""
+    from shop import api, i18n
+    from shop.admin.routes import bp as admin_bp
+    from shop.audit.routes import bp as audit_bp
+    from shop.auth.routes import bp as auth_bp
+    from shop.cards.routes import bp as cards_bp
+    from shop.catalog.routes import bp as catalog_bp
+
+    for blueprint in (catalog_bp, cards_bp, auth_bp, admin_bp, audit_bp, i18n.bp, api.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Install the HTML and JSON error handlers."""
+    from shop.api.errors import ApiError, handle_api_error
+    from shop.errors import register_errorhandlers as register
+
+    app.register_error_handler(ApiError, handle_api_error)
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``shop`` command group to ``flask``."""
+    from shop.commands import shop_cli
+
+    app.cli.add_command(shop_cli)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Security headers on every response."""
+
+    @app.after_request
+    def add_security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not app.debug and app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response

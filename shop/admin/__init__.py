@@ -1,0 +1,1 @@
+"""The operator's landing page, linking every admin area."""

@@ -1,0 +1,50 @@
+"""Recording audit events inside the caller's transaction."""
+
+from dataclasses import dataclass
+
+from shop.audit.models import AuditEvent
+from shop.extensions import db
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user, an API key or the system, and from where."""
+
+    user_id: int | None = None
+    label: str = ""
+    ip_address: str = ""
+
+    @classmethod
+    def for_user(cls, user, ip_address: str = "") -> "Actor":
+        """Return the actor for a logged-in user."""
+        return cls(user_id=user.id, label=user.email, ip_address=ip_address or "")
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        """Return an actor with no user (CLI, background jobs)."""
+        return cls(label=label)
+
+
+def record_event(
+    action: str,
+    actor: Actor | None = None,
+    *,
+    object_type: str = "",
+    object_id: str | int = "",
+    agent_id: int | None = None,
+    details: dict | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction; the caller commits."""
+    actor = actor or Actor.system()
+    event = AuditEvent(
+        action=action,
+        actor_id=actor.user_id,
+        actor_label=actor.label[:64],
+        object_type=object_type,
+        object_id=str(object_id),
+        agent_id=agent_id,
+        details=details or {},
+        ip_address=actor.ip_address[:45],
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,284 @@
+"""Accounts: creating users, logging in and out, changing and resetting passwords."""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.agents.models import Agent
+from shop.audit.services import Actor, record_event
+from shop.auth.models import Role, User, new_session_token
+from shop.extensions import db
+from shop.mail.services import send_mail
+from shop.throttle import FailureLimit
+from shop.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+PASSWORD_METHOD = "scrypt"
+RESET_SALT = "password-reset"
+#: Hash compared against when the e-mail is unknown, so both paths cost the same.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+
+
+class AccountError(Exception):
+    """Base of the errors a user can fix."""
+
+
+class InvalidEmail(AccountError):
+    """The e-mail address is not usable."""
+
+
+class EmailTaken(AccountError):
+    """Another account already uses this e-mail."""
+
+
+class WeakPassword(AccountError):
+    """The password does not meet the policy."""
+
+
+class AgentRequired(AccountError):
+    """An agent role needs an existing agent; other roles must not have one."""
+
+
+class InvalidCredentials(AccountError):
+    """Unknown e-mail, wrong password or disabled account (deliberately not told apart)."""
+
+
+class WrongCurrentPassword(AccountError):
+    """The current password given for a change is wrong."""
+
+
+class InvalidResetLink(AccountError):
+    """The reset link is malformed, expired or already used."""
+
+
+def normalise_email(email: str) -> str:
+    """Return the canonical form of an e-mail address or raise :class:`InvalidEmail`."""
+    try:
+        result = validate_email((email or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    return result.normalized.lower()
+
+
+def check_password_policy(password: str, email: str = "") -> None:
+    """Raise :class:`WeakPassword` unless the password is long enough and not the e-mail."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password or "") < minimum:
+        raise WeakPassword(f"at least {minimum} characters")
+    if len(password) > 200:
+        raise WeakPassword("at most 200 characters")
+    if email and password.strip().lower() == email.lower():
+        raise WeakPassword("must not be your e-mail address")
+
+
+def hash_password(password: str) -> str:
+    """Return a salted scrypt hash of ``password``."""
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def find_user_by_email(email: str) -> User | None:
+    """Return the user with this e-mail, or None."""
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    return db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
+
+
+def create_user(
+    email: str,
+    password: str,
+    role: Role,
+    *,
+    agent_code: str | None = None,
+    actor: Actor | None = None,
+) -> User:
+    """Create an account and commit; agent roles need ``agent_code``."""
+    email = normalise_email(email)
+    check_password_policy(password, email)
+    agent = None
+    if role.is_agent_role:
+        if not agent_code:
+            raise AgentRequired("an agent role needs an agent code")
+        agent = db.session.execute(
+            db.select(Agent).filter_by(code=agent_code.strip().upper())
+        ).scalar_one_or_none()
+        if agent is None:
+            raise AgentRequired(f"no agent with code {agent_code!r}")
+    elif agent_code:
+        raise AgentRequired(f"role {role.value} does not belong to an agent")
+    if find_user_by_email(email) is not None:
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        agent_id=agent.id if agent else None,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_event(
+        "user.created",
+        actor,
+        object_type="user",
+        object_id=user.id,
+        agent_id=user.agent_id,
+        details={"role": role.value},
+    )
+    db.session.commit()
+    return user
+
+
+def register_customer(email: str, password: str, ip_address: str = "") -> User:
+    """Sign up a customer from the registration page."""
+    return create_user(email, password, Role.CUSTOMER, actor=Actor(label="self", ip_address=ip_address))
+
+
+def _login_limits() -> tuple[FailureLimit, FailureLimit]:
+    config = current_app.config
+    return (
+        FailureLimit("login-account", config["LOGIN_FAILURES_PER_ACCOUNT"]),
+        FailureLimit("login-client", config["LOGIN_FAILURES_PER_CLIENT"]),
+    )
+
+
+def authenticate(email: str, password: str, ip_address: str) -> User:
+    """Return the user for these credentials and record the login, or raise.
+
+    Raises :class:`shop.throttle.Throttled` when the account or the client address has
+    failed too often, before the password is even checked.
+    """
+    per_account, per_client = _login_limits()
+    account_key = (email or "").strip().lower()[:254]
+    per_account.ensure_allowed(account_key)
+    per_client.ensure_allowed(ip_address)
+    user = find_user_by_email(email)
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not password_ok or not user.active:
+        per_account.count(account_key)
+        per_client.count(ip_address)
+        record_event(
+            "user.login_failed",
+            Actor(label=account_key[:64], ip_address=ip_address),
+            object_type="user",
+            object_id=user.id if user else "",
+        )
+        db.session.commit()
+        raise InvalidCredentials()
+    per_account.reset(account_key)
+    user.last_login_at = utcnow()
+    record_event("user.login", Actor.for_user(user, ip_address), object_type="user", object_id=user.id)
+    db.session.commit()
+    return user
+
+
+def end_session(user: User, ip_address: str = "") -> None:
+    """Log the user out everywhere: rotating the token kills every cookie issued so far."""
+    user.session_token = new_session_token()
+    record_event("user.logout", Actor.for_user(user, ip_address), object_type="user", object_id=user.id)
+    db.session.commit()
+
+
+def _set_password(user: User, new_password: str) -> None:
+    check_password_policy(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
+
+
+def change_password(user: User, current_password: str, new_password: str, ip_address: str = "") -> None:
+    """Change the password after checking the current one; other sessions end."""
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise WrongCurrentPassword()
+    _set_password(user, new_password)
+    record_event(
+        "user.password_changed", Actor.for_user(user, ip_address), object_type="user", object_id=user.id
+    )
+    db.session.commit()
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    """Return a digest that changes whenever the password does, making reset links single-use."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def make_reset_token(user: User) -> str:
+    """Return a signed token that resets this user's current password."""
+    return _reset_serializer().dumps({"uid": user.id, "fp": _password_fingerprint(user)})
+
+
+def request_password_reset(email: str, link_for: Callable[[str], str], ip_address: str = "") -> None:
+    """E-mail a reset link if the account exists; say nothing either way to the caller."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        log.info("password reset asked for an unknown or disabled account")
+        return
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    body = (
+        f"Someone asked to reset the password of {user.email} at "
+        f"{current_app.config['SHOP_NAME']}.\n\n"
+        f"Open this link within {minutes} minutes to choose a new password:\n"
+        f"{link_for(make_reset_token(user))}\n\n"
+        "If it was not you, ignore this mail; your password stays as it is.\n"
+    )
+    send_mail(user.email, "Reset your password", body, kind="password_reset")
+    record_event(
+        "user.password_reset_requested",
+        Actor(label="self", ip_address=ip_address),
+        object_type="user",
+        object_id=user.id,
+    )
+    db.session.commit()
+
+
+def user_for_reset_token(token: str) -> User:
+    """Return the user a valid, unused, unexpired reset token belongs to."""
+    try:
+        payload = _reset_serializer().loads(
+            token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
+        )
+    except SignatureExpired:
+        raise InvalidResetLink("expired") from None
+    except BadSignature:
+        raise InvalidResetLink("invalid") from None
+    if not isinstance(payload, dict):
+        raise InvalidResetLink("invalid")
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload.get("uid"), int) else None
+    if user is None or not user.active:
+        raise InvalidResetLink("invalid")
+    if not hmac.compare_digest(str(payload.get("fp")), _password_fingerprint(user)):
+        raise InvalidResetLink("used")
+    return user
+
+
+def reset_password(token: str, new_password: str, ip_address: str = "") -> User:
+    """Set a new password through a reset link; the link and every session die with it."""
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    record_event(
+        "user.password_reset", Actor(label="reset-link", ip_address=ip_address),
+        object_type="user", object_id=user.id,
+    )
+    db.session.commit()
+    return user
+
+
+def load_user_by_session_token(token: str) -> User | None:
+    """Return the active user whose current session token this is."""
+    if not token:
+        return None
+    user = db.session.execute(db.select(User).filter_by(session_token=token)).scalar_one_or_none()
+    if user is None or not user.active:
+        return None
+    return user
+

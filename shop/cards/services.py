@@ -1,0 +1,151 @@
+"""Card rules: registering and suspending cards, applying packs, top-up history."""
+
+from datetime import datetime, timedelta
+
+from shop.audit.services import Actor, record_event
+from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
+from shop.cards.numbers import InvalidCardNumber as InvalidCardNumber
+from shop.cards.numbers import normalise_card_number
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+
+class CardError(Exception):
+    """Base of card errors."""
+
+
+class CardNotFound(CardError):
+    """No card with that number is registered."""
+
+
+class CardExists(CardError):
+    """The card is registered already."""
+
+
+class CardSuspended(CardError):
+    """The card is suspended; nothing can be applied to it."""
+
+
+
+def find_card(number: str, *, for_update: bool = False) -> Card:
+    """Return the card with this number (any accepted spelling), optionally row-locked."""
+    normalised = normalise_card_number(number)
+    query = db.select(Card).filter_by(number=normalised)
+    if for_update:
+        query = query.with_for_update()
+    card = db.session.execute(query).scalar_one_or_none()
+    if card is None:
+        raise CardNotFound(normalised)
+    return card
+
+
+def get_card(card_id: int) -> Card:
+    """Return the card with this id."""
+    card = db.session.get(Card, card_id)
+    if card is None:
+        raise CardNotFound(str(card_id))
+    return card
+
+
+def register_card(
+    number: str,
+    *,
+    status: CardStatus = CardStatus.ACTIVE,
+    region: str = "",
+    owner_id: int | None = None,
+    actor: Actor | None = None,
+) -> Card:
+    """Register a new card and commit."""
+    normalised = normalise_card_number(number)
+    exists = db.session.execute(db.select(Card.id).filter_by(number=normalised)).first()
+    if exists:
+        raise CardExists(normalised)
+    card = Card(number=normalised, status=status, region=(region or "").strip()[:60], owner_id=owner_id)
+    db.session.add(card)
+    db.session.flush()
+    record_event("card.created", actor, object_type="card", object_id=card.number,
+                 details={"status": status.value})
+    db.session.commit()
+    return card
+
+
+def set_card_status(card_id: int, status: CardStatus, actor: Actor | None = None) -> Card:
+    """Suspend or reactivate a card and commit."""
+    card = get_card(card_id)
+    if card.status != status:
+        card.status = status
+        action = "card.suspended" if status == CardStatus.SUSPENDED else "card.reactivated"
+        record_event(action, actor, object_type="card", object_id=card.number)
+        db.session.commit()
+    return card
+
+
+def extended_expiry(current: datetime | None, validity_days: int, now: datetime) -> datetime:
+    """Return the new expiry: validity counts from now, or from the old expiry if that is later."""
+    start = current if current is not None and current > now else now
+    return start + timedelta(days=validity_days)
+
+
+def apply_pack(
+    card: Card,
+    product,
+    *,
+    source: TopUpSource,
+    channel: str,
+    agent_id: int | None = None,
+    reference: str = "",
+    now: datetime | None = None,
+) -> TopUp:
+    """Add a pack's data and validity to a card inside the caller's transaction.
+
+    The card must have been loaded with ``for_update=True`` so that two top-ups of one card
+    cannot both extend from the same old expiry. The caller commits.
+    """
+    if card.status != CardStatus.ACTIVE:
+        raise CardSuspended(card.number)
+    now = now or utcnow()
+    old_expiry = card.expires_at
+    new_expiry = extended_expiry(old_expiry, product.validity_days, now)
+    card.data_balance_mb = card.data_balance_mb + product.data_mb
+    card.expires_at = new_expiry
+    topup = TopUp(
+        card_id=card.id,
+        product_id=product.id,
+        data_mb=product.data_mb,
+        validity_days=product.validity_days,
+        source=source,
+        channel=channel,
+        agent_id=agent_id,
+        reference=reference,
+        old_expires_at=old_expiry,
+        new_expires_at=new_expiry,
+        created_at=now,
+    )
+    db.session.add(topup)
+    db.session.flush()
+    return topup
+
+
+def top_up_history(card: Card, limit: int = 50) -> list[TopUp]:
+    """Return the card's latest top-ups, newest first."""
+    query = (
+        db.select(TopUp)
+        .filter_by(card_id=card.id)
+        .order_by(TopUp.created_at.desc(), TopUp.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def search_cards(number_prefix: str = "", limit: int = 100) -> list[Card]:
+    """Return cards whose number starts with the given digits, newest first (admin)."""
+    query = db.select(Card).order_by(Card.created_at.desc(), Card.id.desc()).limit(limit)
+    prefix = "".join(ch for ch in (number_prefix or "") if ch.isdigit() or ch == "+")
+    if prefix:
+        query = query.filter(Card.number.startswith(prefix, autoescape=True))
+    return list(db.session.execute(query).scalars())
+
+
+def is_card_expired(card: Card, now: datetime | None = None) -> bool:
+    """Return whether the card's data validity has run out."""
+    return card.expires_at is not None and card.expires_at <= (now or utcnow())

@@ -1,0 +1,151 @@
+"""Layered configuration: defaults, then ``instance/``, then environment variables, then overrides.
+
+The embedded default needs nothing set: SQLite in ``instance/shop.db`` and secrets generated once
+into ``instance/secrets.json``. Every setting that ``shared/API.md`` names can come from the
+environment, which is how several app servers share one PostgreSQL and one Redis.
+"""
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+#: Settings read from the environment, with the type they are parsed to.
+ENV_SETTINGS = {
+    "SECRET_KEY": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_ENABLED": bool,
+    "PAYPAL_MODE": str,
+    "PAYPAL_CLIENT_ID": str,
+    "PAYPAL_CLIENT_SECRET": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": bool,
+    "MAIL_SENDER": str,
+    "SESSION_COOKIE_SECURE": bool,
+    "PROXY_FIX_X_FOR": int,
+    "SHOP_NAME": str,
+    "SHOP_BASE_URL": str,
+    "PIN_HMAC_KEY": str,
+    "PIN_ENCRYPTION_KEYS": str,
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class Defaults:
+    """Settings that hold unless the instance folder, environment or caller say otherwise."""
+
+    SHOP_NAME = "Wanderdata"
+    SHOP_BASE_URL = "http://127.0.0.1:5000"
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
+    WTF_CSRF_TIME_LIMIT = 60 * 60 * 12
+    LANGUAGES = ("en", "zh_Hans_CN")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Never let a broken limit store quietly switch limiting off.
+    RATELIMIT_SWALLOW_ERRORS = False
+    #: Failed logins allowed per account and per client address.
+    LOGIN_FAILURES_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_FAILURES_PER_CLIENT = "20 per 15 minutes"
+    PASSWORD_RESET_MAX_AGE = 60 * 60
+    PASSWORD_MIN_LENGTH = 10
+    #: Number of trusted proxies in front of the app setting X-Forwarded-For (0: none).
+    PROXY_FIX_X_FOR = 0
+    PAYPAL_MODE = "simulator"
+    PAYPAL_CLIENT_ID = ""
+    PAYPAL_CLIENT_SECRET = ""
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_USE_TLS = False
+    MAIL_SENDER = "Wanderdata <no-reply@wanderdata.example>"
+
+
+def parse_env_value(name: str, raw: str, kind: type):
+    """Parse one environment variable, refusing values that do not fit its type."""
+    if kind is bool:
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"{name} must be one of 1/0/true/false, got {raw!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    return raw
+
+
+def settings_from_environment(environ=None) -> dict:
+    """Return the settings given as environment variables."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name, kind in ENV_SETTINGS.items():
+        if name in environ:
+            found[name] = parse_env_value(name, environ[name], kind)
+    if environ.get("DATABASE_URL"):
+        found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain ``postgresql://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(instance_path: str) -> str:
+    """Return the URL of the embedded SQLite database in the instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "shop.db")
+
+
+def load_instance_secrets(instance_path: str) -> dict:
+    """Return the secrets kept in ``instance/secrets.json``, generating them on first use.
+
+    The file is created exclusively, so several workers starting at once agree on one set.
+    """
+    path = Path(instance_path) / "secrets.json"
+    if not path.exists():
+        generated = {
+            "SECRET_KEY": secrets.token_hex(32),
+            "PIN_HMAC_KEY": secrets.token_hex(32),
+            "PIN_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(generated, handle, indent=2)
+            return generated
+    return json.loads(path.read_text())
+
+
+def load_instance_config(instance_path: str) -> dict:
+    """Return optional settings from ``instance/config.json``."""
+    path = Path(instance_path) / "config.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    return {}

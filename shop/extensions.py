@@ -1,0 +1,19 @@
+"""Flask extensions, created unbound and attached to the app in :func:`shop.create_app`."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from shop.db import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+#: Route limits use the client address; throttles with other keys use ``shop.throttle``.
+limiter = Limiter(key_func=get_remote_address)

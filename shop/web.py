@@ -1,0 +1,35 @@
+"""Helpers shared by the HTML views: client address, acting user, safe redirects."""
+
+from urllib.parse import urljoin, urlsplit
+
+from flask import request, url_for
+from flask_login import current_user
+
+from shop.audit.services import Actor
+
+
+def client_ip() -> str:
+    """Return the client address (corrected behind a proxy only when ``PROXY_FIX_X_FOR`` is set)."""
+    return request.remote_addr or ""
+
+
+def current_actor() -> Actor:
+    """Return the actor for the logged-in user of this request."""
+    if current_user.is_authenticated:
+        return Actor.for_user(current_user, client_ip())
+    return Actor(label="anonymous", ip_address=client_ip())
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Return whether ``target`` is a path on this site (no open redirect through ``next``)."""
+    if not target or "\\" in target or any(ord(ch) < 32 for ch in target):
+        return False
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    joined = urlsplit(urljoin(request.host_url, target))
+    return joined.scheme in ("http", "https") and joined.netloc == urlsplit(request.host_url).netloc
+
+
+def safe_next(target: str | None, default_endpoint: str = "catalog.home") -> str:
+    """Return ``target`` if it is safe to redirect to, else the default page."""
+    return target if is_safe_next(target) else url_for(default_endpoint)
