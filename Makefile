@@ -1,0 +1,54 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+FLASK = $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install install-test run test lint format translations extract-messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Re-install only when the dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+translations:
+	$(BIN)/pybabel compile -q -d shop/translations
+
+install: $(VENV)/.installed translations
+
+install-test: $(VENV)/.installed-test translations
+
+# Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
+# Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
+run: install
+	$(FLASK) shop init
+	$(FLASK) shop demo
+	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-test lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check shop tests bench wsgi.py
+	$(BIN)/ruff format --check shop tests bench wsgi.py
+
+format:
+	$(BIN)/ruff format shop tests bench wsgi.py
+	$(BIN)/ruff check --fix shop tests bench wsgi.py
+
+extract-messages:
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .
+	$(BIN)/pybabel update -q -i shop/translations/messages.pot -d shop/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
