@@ -64,7 +64,9 @@ def load_configuration(app: Flask, overrides: dict) -> None:
 def configure_logging(app: Flask) -> None:
     """Log INFO and up to stderr unless logging is configured already."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def _configure_sqlite(engine) -> None:

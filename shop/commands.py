@@ -80,14 +80,21 @@ def create_user_command(email, role_name, agent_code, password):
 @click.option("--coverage", default="", help="Country codes, comma separated: TH,VN,MY.")
 @click.option("--region", default="", help='Region label, e.g. "Asia".')
 @click.option("--description", default="")
-def create_product_command(sku, name, data_mb, validity_days, price, currency, coverage, region,
-                           description):
+def create_product_command(
+    sku, name, data_mb, validity_days, price, currency, coverage, region, description
+):
     """Add a data pack to the catalog."""
     try:
         data = catalog_services.ProductData(
-            sku=sku, name=name, data_mb=data_mb, validity_days=validity_days, price=price,
-            currency=currency.upper(), coverage=catalog_services.parse_coverage(coverage),
-            region=region, description=description,
+            sku=sku,
+            name=name,
+            data_mb=data_mb,
+            validity_days=validity_days,
+            price=price,
+            currency=currency.upper(),
+            coverage=catalog_services.parse_coverage(coverage),
+            region=region,
+            description=description,
         )
         product = catalog_services.create_product(data, CLI_ACTOR)
     except catalog_services.InvalidProduct as exc:
@@ -99,14 +106,19 @@ def create_product_command(sku, name, data_mb, validity_days, price, currency, c
 
 @shop_cli.command("create-card")
 @click.argument("number")
-@click.option("--status", type=click.Choice([s.value for s in CardStatus]), default="active",
-              show_default=True)
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in CardStatus]),
+    default="active",
+    show_default=True,
+)
 @click.option("--region", default="")
 def create_card_command(number, status, region):
     """Register a SIM/eSIM card by ICCID or E.164 phone number."""
     try:
-        card = card_services.register_card(number, status=CardStatus(status), region=region,
-                                           actor=CLI_ACTOR)
+        card = card_services.register_card(
+            number, status=CardStatus(status), region=region, actor=CLI_ACTOR
+        )
     except card_services.InvalidCardNumber as exc:
         fail(f"invalid card number: {exc}")
     except card_services.CardExists:
@@ -117,10 +129,20 @@ def create_card_command(number, status, region):
 @shop_cli.command("create-agent")
 @click.argument("code")
 @click.argument("name")
-@click.option("--discount-bps", type=int, default=0, show_default=True,
-              help="Wholesale discount in basis points (1000 = 10 %).")
-@click.option("--credit-limit", type=int, default=0, show_default=True,
-              help="How far below zero the float may go, in minor units.")
+@click.option(
+    "--discount-bps",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Wholesale discount in basis points (1000 = 10 %).",
+)
+@click.option(
+    "--credit-limit",
+    type=int,
+    default=0,
+    show_default=True,
+    help="How far below zero the float may go, in minor units.",
+)
 def create_agent_command(code, name, discount_bps, credit_limit):
     """Create an agent (a shop selling vouchers at its counter)."""
     try:

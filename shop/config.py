@@ -129,7 +129,8 @@ def load_instance_secrets(instance_path: str) -> dict:
         generated = {
             "SECRET_KEY": secrets.token_hex(32),
             "PIN_HMAC_KEY": secrets.token_hex(32),
-            "PIN_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "PIN_ENCRYPTION_KEYS": "k1:"
+            + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

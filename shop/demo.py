@@ -20,24 +20,96 @@ EUROPE = "DE,FR,IT,ES,NL,PT,AT,BE,CH,GR,IE,PL,SE,DK,CZ"
 
 #: (sku, name, region, data_mb, validity_days, price in cents, coverage, description)
 DEMO_PRODUCTS = [
-    ("ASIA-1GB-7D", "Asia 1 GB / 7 days", "Asia", 1024, 7, 500, ASIA,
-     "A week of maps and messages across Southeast Asia."),
-    ("ASIA-10GB-30D", "Asia 10 GB / 30 days", "Asia", 10240, 30, 2500, ASIA,
-     "A month of everyday use in eight Southeast Asian countries."),
-    ("CN-5GB-7D", "Greater China 5 GB / 7 days", "Asia", 5120, 7, 1500, "CN,HK,MO,TW",
-     "Mainland China, Hong Kong, Macau and Taiwan, with access to your usual apps."),
-    ("JP-3GB-7D", "Japan 3 GB / 7 days", "Asia", 3072, 7, 1200, "JP",
-     "A week in Japan on a fast local network."),
-    ("EU-DAY-1GB", "Europe Day Pass 1 GB / 1 day", "Europe", 1024, 1, 300, EUROPE,
-     "One day of data for a stopover."),
-    ("EU-5GB-30D", "Europe 5 GB / 30 days", "Europe", 5120, 30, 1800, EUROPE,
-     "Fifteen European countries, one pack."),
-    ("US-20GB-30D", "USA 20 GB / 30 days", "Americas", 20480, 30, 3500, "US",
-     "A month in the United States with plenty of data."),
-    ("GLOBAL-3GB-15D", "Global 3 GB / 15 days", "Global", 3072, 15, 2900, f"{ASIA},{EUROPE},US,CA,AU,NZ,JP",
-     "For trips through several continents."),
-    ("GLOBAL-50GB-365D", "Global 50 GB / 1 year", "Global", 51200, 365, 9900,
-     f"{ASIA},{EUROPE},US,CA,AU,NZ,JP", "A year of data for frequent travellers."),
+    (
+        "ASIA-1GB-7D",
+        "Asia 1 GB / 7 days",
+        "Asia",
+        1024,
+        7,
+        500,
+        ASIA,
+        "A week of maps and messages across Southeast Asia.",
+    ),
+    (
+        "ASIA-10GB-30D",
+        "Asia 10 GB / 30 days",
+        "Asia",
+        10240,
+        30,
+        2500,
+        ASIA,
+        "A month of everyday use in eight Southeast Asian countries.",
+    ),
+    (
+        "CN-5GB-7D",
+        "Greater China 5 GB / 7 days",
+        "Asia",
+        5120,
+        7,
+        1500,
+        "CN,HK,MO,TW",
+        "Mainland China, Hong Kong, Macau and Taiwan, with access to your usual apps.",
+    ),
+    (
+        "JP-3GB-7D",
+        "Japan 3 GB / 7 days",
+        "Asia",
+        3072,
+        7,
+        1200,
+        "JP",
+        "A week in Japan on a fast local network.",
+    ),
+    (
+        "EU-DAY-1GB",
+        "Europe Day Pass 1 GB / 1 day",
+        "Europe",
+        1024,
+        1,
+        300,
+        EUROPE,
+        "One day of data for a stopover.",
+    ),
+    (
+        "EU-5GB-30D",
+        "Europe 5 GB / 30 days",
+        "Europe",
+        5120,
+        30,
+        1800,
+        EUROPE,
+        "Fifteen European countries, one pack.",
+    ),
+    (
+        "US-20GB-30D",
+        "USA 20 GB / 30 days",
+        "Americas",
+        20480,
+        30,
+        3500,
+        "US",
+        "A month in the United States with plenty of data.",
+    ),
+    (
+        "GLOBAL-3GB-15D",
+        "Global 3 GB / 15 days",
+        "Global",
+        3072,
+        15,
+        2900,
+        f"{ASIA},{EUROPE},US,CA,AU,NZ,JP",
+        "For trips through several continents.",
+    ),
+    (
+        "GLOBAL-50GB-365D",
+        "Global 50 GB / 1 year",
+        "Global",
+        51200,
+        365,
+        9900,
+        f"{ASIA},{EUROPE},US,CA,AU,NZ,JP",
+        "A year of data for frequent travellers.",
+    ),
 ]
 
 #: (role, e-mail, password); the passwords are public demo passwords.
@@ -63,8 +135,14 @@ def _ensure_products() -> None:
             continue
         catalog_services.create_product(
             catalog_services.ProductData(
-                sku=sku, name=name, region=region, data_mb=data_mb, validity_days=days, price=price,
-                coverage=coverage.split(","), description=description,
+                sku=sku,
+                name=name,
+                region=region,
+                data_mb=data_mb,
+                validity_days=days,
+                price=price,
+                coverage=coverage.split(","),
+                description=description,
             ),
             DEMO_ACTOR,
         )
@@ -73,7 +151,11 @@ def _ensure_products() -> None:
 def _ensure_agent() -> None:
     if db.session.execute(db.select(Agent.id).filter_by(code="DEMO")).first() is None:
         agent_services.create_agent(
-            "DEMO", "Demo Travel Shop Bangkok", discount_bps=1000, credit_limit=5000, actor=DEMO_ACTOR
+            "DEMO",
+            "Demo Travel Shop Bangkok",
+            discount_bps=1000,
+            credit_limit=5000,
+            actor=DEMO_ACTOR,
         )
 
 
@@ -82,7 +164,11 @@ def _ensure_users() -> None:
         if auth_services.find_user_by_email(email) is not None:
             continue
         auth_services.create_user(
-            email, password, role, agent_code="DEMO" if role.is_agent_role else None, actor=DEMO_ACTOR
+            email,
+            password,
+            role,
+            agent_code="DEMO" if role.is_agent_role else None,
+            actor=DEMO_ACTOR,
         )
 
 
@@ -92,7 +178,10 @@ def _ensure_cards() -> None:
         if db.session.execute(db.select(Card.id).filter_by(number=number)).first():
             continue
         card_services.register_card(
-            number, status=status, region=region, owner_id=customer.id if owned else None,
+            number,
+            status=status,
+            region=region,
+            owner_id=customer.id if owned else None,
             actor=DEMO_ACTOR,
         )
     _ensure_demo_history(customer)
@@ -107,7 +196,11 @@ def _ensure_demo_history(customer) -> None:
     for sku, days_ago in (("ASIA-1GB-7D", 20), ("ASIA-10GB-30D", 3)):
         product = catalog_services.get_product_by_sku(sku)
         card_services.apply_pack(
-            card, product, source=TopUpSource.ADMIN, channel="demo", reference="demo",
+            card,
+            product,
+            source=TopUpSource.ADMIN,
+            channel="demo",
+            reference="demo",
             now=now - timedelta(days=days_ago),
         )
     card.data_balance_mb = 10240 + 300

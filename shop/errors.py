@@ -46,7 +46,9 @@ def handle_http_exception(exc: HTTPException):
 def handle_csrf_error(exc: CSRFError):
     """Refuse a form post without a valid CSRF token."""
     return _html_error(
-        400, _("Form expired"), _("The form was too old or not sent from this site. Reload the page and try again.")
+        400,
+        _("Form expired"),
+        _("The form was too old or not sent from this site. Reload the page and try again."),
     )
 
 
@@ -55,7 +57,9 @@ def handle_storage_error(exc: StorageError):
     log.error("rate-limit store unavailable: %s", exc)
     if is_api_request():
         return api_error_response(
-            InternalServerError(), status=503, code="service_unavailable",
+            InternalServerError(),
+            status=503,
+            code="service_unavailable",
             message="Temporarily unavailable, try again shortly.",
         )
     return _html_error(503, _("Temporarily unavailable"), _("Please try again in a minute."))
@@ -66,7 +70,9 @@ def handle_unexpected_error(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
         return api_error_response(InternalServerError())
-    return _html_error(500, _("Something went wrong"), _("We have been told about it. Please try again."))
+    return _html_error(
+        500, _("Something went wrong"), _("We have been told about it. Please try again.")
+    )
 
 
 def register_errorhandlers(app) -> None:

@@ -20,9 +20,15 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGE_NAMES:
         return chosen
-    if current_user and current_user.is_authenticated and current_user.preferred_locale in LANGUAGE_NAMES:
+    if (
+        current_user
+        and current_user.is_authenticated
+        and current_user.preferred_locale in LANGUAGE_NAMES
+    ):
         return current_user.preferred_locale
-    best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-SG", "zh-TW", "zh-HK"])
+    best = request.accept_languages.best_match(
+        ["en", "zh", "zh-CN", "zh-Hans", "zh-SG", "zh-TW", "zh-HK"]
+    )
     if best and best.lower().startswith("zh") and best.lower() not in ("zh-tw", "zh-hk"):
         return "zh_Hans_CN"
     return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -1,8 +1,12 @@
 """Money as integer minor units; formatting and parsing happen only at the edges."""
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision
+
+#: A plain amount: ASCII digits, optional thousands commas in groups of three, optional decimals.
+PLAIN_AMOUNT = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$", re.ASCII)
 
 #: Currencies the shop prices packs in.
 CURRENCIES = ("USD", "EUR", "GBP", "CNY", "HKD", "SGD", "THB", "JPY")
@@ -35,16 +39,15 @@ def parse_major_amount(text: str, currency: str) -> int:
     Refuses negative values, more decimals than the currency has, and anything that
     is not a plain number.
     """
-    cleaned = (text or "").strip().replace(",", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise InvalidAmount("not a number") from exc
-    if not value.is_finite() or value < 0:
+    cleaned = (text or "").strip()
+    if cleaned.startswith("-"):
         raise InvalidAmount("must be zero or more")
+    if not PLAIN_AMOUNT.match(cleaned):
+        raise InvalidAmount("not a plain number such as 12.50")
+    value = Decimal(cleaned.replace(",", ""))
     minor = value.scaleb(minor_unit_exponent(currency))
     if minor != minor.to_integral_value():
-        raise InvalidAmount("too many decimal places for %s" % currency)
+        raise InvalidAmount(f"too many decimal places for {currency}")
     return int(minor)
 
 

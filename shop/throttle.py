@@ -1,8 +1,11 @@
-"""Counting failures against limits kept in the rate-limit store (Redis in production).
+"""Attempt counters kept in the rate-limit store (Redis in production), for guessable secrets.
 
-Route-level limits use Flask-Limiter's decorators; this module serves the limits whose key is
-not the client address alone (per account, per card) and that count failures, not requests.
-The counters live in the same store as Flask-Limiter's, so they hold across workers and servers.
+Route-level limits use Flask-Limiter's decorators. This module serves limits keyed by something
+other than the request alone (an account, a card) that must hold under concurrency: an attempt is
+*reserved* with one atomic increment before the secret is checked, so N parallel guesses cannot
+all pass a "test, then count" gap. A successful attempt gives its reservation back, so only
+failures use up the limit. The counters share Flask-Limiter's store, so they hold across workers
+and servers; a store that is down raises, it never switches limiting off.
 """
 
 import math
@@ -24,40 +27,55 @@ class Throttled(Exception):
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """A limit such as "5 per 15 minutes" applied to one namespace of keys."""
+    """At most ``limit`` (e.g. "10 per 10 minutes") failed attempts per key, in fixed windows."""
 
     namespace: str
     limit: str
 
-    def _item(self):
-        return parse(self.limit)
+    def _window(self) -> tuple[int, int]:
+        item = parse(self.limit)
+        return item.amount, item.get_expiry()
 
-    def _keys(self, key: str) -> tuple[str, str]:
-        return ("throttle", f"{self.namespace}:{key}")
+    def _key(self, key: str) -> str:
+        return f"attempts/{self.namespace}/{key}"
 
-    def retry_after(self, key: str) -> int:
-        """Return 0 if ``key`` may try again now, else the seconds to wait."""
+    def reserve(self, key: str) -> None:
+        """Count an attempt now; raise :class:`Throttled` if it is over the limit."""
         if not limiter.enabled:
-            return 0
-        item = self._item()
-        if limiter.limiter.test(item, *self._keys(key)):
-            return 0
-        stats = limiter.limiter.get_window_stats(item, *self._keys(key))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+            return
+        amount, seconds = self._window()
+        storage_key = self._key(key)
+        count = limiter.storage.incr(storage_key, seconds)
+        if count > amount:
+            wait = limiter.storage.get_expiry(storage_key) - time.time()
+            raise Throttled(max(1, math.ceil(wait)))
 
-    def ensure_allowed(self, key: str) -> None:
-        """Raise :class:`Throttled` if ``key`` has used up its failures."""
-        wait = self.retry_after(key)
-        if wait:
-            raise Throttled(wait)
-
-    def count(self, key: str) -> bool:
-        """Count one attempt against ``key``; return False when the limit was already reached."""
+    def release(self, key: str) -> None:
+        """Give back a reservation whose attempt succeeded (it was not a failure)."""
         if not limiter.enabled:
-            return True
-        return limiter.limiter.hit(self._item(), *self._keys(key))
+            return
+        storage_key = self._key(key)
+        if limiter.storage.get(storage_key) > 0:
+            limiter.storage.incr(storage_key, self._window()[1], amount=-1)
+
+    def failures(self, key: str) -> int:
+        """Return how many attempts of ``key`` count in the current window."""
+        return limiter.storage.get(self._key(key)) if limiter.enabled else 0
 
     def reset(self, key: str) -> None:
-        """Forget the failures of ``key``."""
+        """Forget every counted attempt of ``key``."""
         if limiter.enabled:
-            limiter.limiter.clear(self._item(), *self._keys(key))
+            limiter.storage.clear(self._key(key))
+
+
+def reserve_all(limits_and_keys: list[tuple[FailureLimit, str]]) -> None:
+    """Reserve an attempt under several limits; if one refuses, give the others back."""
+    done: list[tuple[FailureLimit, str]] = []
+    try:
+        for failure_limit, key in limits_and_keys:
+            failure_limit.reserve(key)
+            done.append((failure_limit, key))
+    except Throttled:
+        for failure_limit, key in done:
+            failure_limit.release(key)
+        raise

@@ -5,11 +5,13 @@ PostgreSQL test database with every table truncated. The chain is
 ``backend -> app -> client / runner -> login(role)``.
 """
 
+import contextvars
 import os
 import shutil
 from collections import Counter
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from shop import create_app
@@ -69,7 +71,9 @@ def migrate_database(url: str) -> None:
     """Apply every migration to the database at ``url``."""
     from flask_migrate import upgrade
 
-    app = create_app(test_config(url), instance_path=os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance"))
+    app = create_app(
+        test_config(url), instance_path=os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance")
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -94,9 +98,16 @@ def truncate_all(url: str) -> None:
     """Empty every table of the PostgreSQL test database."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
-        ).scalars().all()
+        tables = (
+            connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         if tables:
             names = ", ".join(f'"{name}"' for name in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -130,10 +141,26 @@ def app_config():
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run in their own application context, as in production.
+
+    The test itself holds an app context (for factories and assertions); without this, Flask
+    would reuse it for every request, sharing ``g`` (the logged-in user) and the database
+    session between requests and between clients.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.rollback()  # end the test's transaction so the request sees committed data
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
     """The app bound to a clean database, inside an application context."""
-    application = create_app(test_config(database_url, **app_config), instance_path=str(tmp_path / "instance"))
+    application = create_app(
+        test_config(database_url, **app_config), instance_path=str(tmp_path / "instance")
+    )
+    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         db.session.remove()
@@ -190,7 +217,8 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"backend {backend}: {parts}")
     if _postgres_problem:
         terminalreporter.write_line(
-            "WARNING: PostgreSQL was NOT tested (fell back to SQLite only): " + _postgres_problem[0],
-            red=True, bold=True,
+            "WARNING: PostgreSQL was NOT tested (fell back to SQLite only): "
+            + _postgres_problem[0],
+            red=True,
+            bold=True,
         )
-

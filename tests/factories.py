@@ -18,7 +18,9 @@ _sequence = itertools.count(1)
 def make_agent(code=None, **kwargs) -> Agent:
     """Create an agent."""
     number = next(_sequence)
-    return agent_services.create_agent(code or f"AG{number}", kwargs.pop("name", f"Agent {number}"), **kwargs)
+    return agent_services.create_agent(
+        code or f"AG{number}", kwargs.pop("name", f"Agent {number}"), **kwargs
+    )
 
 
 def make_user(role="customer", email=None, password=PASSWORD, agent=None):
@@ -27,7 +29,9 @@ def make_user(role="customer", email=None, password=PASSWORD, agent=None):
     if role.is_agent_role and agent is None:
         agent = make_agent()
     email = email or f"user{next(_sequence)}@example.com"
-    return auth_services.create_user(email, password, role, agent_code=agent.code if agent else None)
+    return auth_services.create_user(
+        email, password, role, agent_code=agent.code if agent else None
+    )
 
 
 def make_product(sku=None, **kwargs):

@@ -26,9 +26,13 @@ def index():
         "products_active": _count(db.select(func.count(Product.id)).filter_by(active=True)),
         "products_total": _count(db.select(func.count(Product.id))),
         "cards_total": _count(db.select(func.count(Card.id))),
-        "cards_suspended": _count(db.select(func.count(Card.id)).filter_by(status=CardStatus.SUSPENDED)),
+        "cards_suspended": _count(
+            db.select(func.count(Card.id)).filter_by(status=CardStatus.SUSPENDED)
+        ),
         "agents": _count(db.select(func.count(Agent.id))),
         "users": _count(db.select(func.count(User.id))),
     }
-    recent = db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(10)).scalars()
+    recent = db.session.execute(
+        db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(10)
+    ).scalars()
     return render_template("admin/index.html", counts=counts, recent=list(recent))

@@ -31,7 +31,12 @@ class Agent(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     status: Mapped[AgentStatus] = mapped_column(
-        Enum(AgentStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            AgentStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
         default=AgentStatus.ACTIVE,
     )
     #: Wholesale discount off face value, in basis points (1,000 = 10 %).

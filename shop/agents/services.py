@@ -61,11 +61,22 @@ def create_agent(
         raise InvalidAgent("credit_limit", "zero or more")
     if db.session.execute(db.select(Agent.id).filter_by(code=code)).first():
         raise AgentCodeTaken(code)
-    agent = Agent(code=code, name=name, discount_bps=discount_bps, credit_limit=credit_limit,
-                  currency=currency)
+    agent = Agent(
+        code=code,
+        name=name,
+        discount_bps=discount_bps,
+        credit_limit=credit_limit,
+        currency=currency,
+    )
     db.session.add(agent)
     db.session.flush()
-    record_event("agent.created", actor, object_type="agent", object_id=code, agent_id=agent.id,
-                 details={"discount_bps": discount_bps, "credit_limit": credit_limit})
+    record_event(
+        "agent.created",
+        actor,
+        object_type="agent",
+        object_id=code,
+        agent_id=agent.id,
+        details={"discount_bps": discount_bps, "credit_limit": credit_limit},
+    )
     db.session.commit()
     return agent

@@ -30,8 +30,12 @@ def get_card(number):
     try:
         card = services.find_card(number)
     except services.InvalidCardNumber as exc:
-        raise ApiError(422, "invalid_card_number", f"Not a valid card number: {exc}.",
-                       fields={"number": str(exc)}) from None
+        raise ApiError(
+            422,
+            "invalid_card_number",
+            f"Not a valid card number: {exc}.",
+            fields={"number": str(exc)},
+        ) from None
     except services.CardNotFound:
         raise ApiError(404, "card_not_found", "No card with this number is registered.") from None
     return jsonify(card_json(card))

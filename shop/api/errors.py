@@ -67,7 +67,9 @@ def handle_api_error(exc: ApiError):
     return response
 
 
-def api_error_response(exc: HTTPException, *, status: int | None = None, code: str = "", message: str = ""):
+def api_error_response(
+    exc: HTTPException, *, status: int | None = None, code: str = "", message: str = ""
+):
     """Turn an HTTP exception (404, 405, 429, ...) into the API's JSON error."""
     status = status or exc.code or 500
     body = error_body(

@@ -5,7 +5,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-EMAIL_FIELD = {"validators": [DataRequired(), Length(max=254)], "render_kw": {"autocomplete": "email"}}
+EMAIL_FIELD = {
+    "validators": [DataRequired(), Length(max=254)],
+    "render_kw": {"autocomplete": "email"},
+}
 
 
 class LoginForm(FlaskForm):
@@ -64,7 +67,9 @@ class ChangePasswordForm(FlaskForm):
     """Change the password while logged in."""
 
     current = PasswordField(
-        _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+        _l("Current password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
     )
     password = _new_password_field(_l("New password (at least 10 characters)"))
     confirm = PasswordField(

@@ -41,7 +41,10 @@ def login():
             user = services.authenticate(form.email.data, form.password.data, client_ip())
         except Throttled as exc:
             minutes = max(1, exc.retry_after // 60)
-            flash(_("Too many failed logins. Try again in %(minutes)d minutes.", minutes=minutes), "error")
+            flash(
+                _("Too many failed logins. Try again in %(minutes)d minutes.", minutes=minutes),
+                "error",
+            )
             status = 429
         except services.InvalidCredentials:
             flash(_("The e-mail or password is not correct."), "error")
@@ -76,7 +79,9 @@ def register():
         except services.InvalidEmail:
             form.email.errors.append(_("This is not a valid e-mail address."))
         except services.EmailTaken:
-            form.email.errors.append(_("An account with this e-mail exists already. Log in instead."))
+            form.email.errors.append(
+                _("An account with this e-mail exists already. Log in instead.")
+            )
         except services.WeakPassword as exc:
             form.password.errors.append(_policy_message(exc))
         else:
@@ -98,7 +103,7 @@ def forgot_password():
             client_ip(),
         )
         flash(
-            _("If an account exists for that address, we have e-mailed a link to reset its password."),
+            _("If an account exists for that address, we have e-mailed a reset link."),
             "info",
         )
         return redirect(url_for("auth.login"))
@@ -121,7 +126,10 @@ def reset_password(token):
         except services.WeakPassword as exc:
             form.password.errors.append(_policy_message(exc))
         except services.InvalidResetLink:
-            flash(_("This reset link is invalid, expired or already used. Ask for a new one."), "error")
+            flash(
+                _("This reset link is invalid, expired or already used. Ask for a new one."),
+                "error",
+            )
             return redirect(url_for("auth.forgot_password"))
         else:
             logout_user()
@@ -134,7 +142,7 @@ def reset_password(token):
 @bp.route("/account")
 @login_required
 def account():
-    """The logged-in user's own page."""
+    """Show the logged-in user's own page."""
     return render_template("auth/account.html")
 
 
@@ -145,13 +153,15 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current.data, form.password.data, client_ip())
+            services.change_password(
+                current_user, form.current.data, form.password.data, client_ip()
+            )
         except services.WrongCurrentPassword:
             form.current.errors.append(_("The current password is not correct."))
         except services.WeakPassword as exc:
             form.password.errors.append(_policy_message(exc))
         else:
-            login_user(current_user)
+            login_user(current_user._get_current_object())
             flash(_("Your password is changed. Other devices are logged out."), "success")
             return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200

@@ -15,12 +15,12 @@ from shop.audit.services import Actor, record_event
 from shop.auth.models import Role, User, new_session_token
 from shop.extensions import db
 from shop.mail.services import send_mail
-from shop.throttle import FailureLimit
+from shop.throttle import FailureLimit, reserve_all
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-PASSWORD_METHOD = "scrypt"
+PASSWORD_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a password
 RESET_SALT = "password-reset"
 #: Hash compared against when the e-mail is unknown, so both paths cost the same.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
@@ -138,7 +138,9 @@ def create_user(
 
 def register_customer(email: str, password: str, ip_address: str = "") -> User:
     """Sign up a customer from the registration page."""
-    return create_user(email, password, Role.CUSTOMER, actor=Actor(label="self", ip_address=ip_address))
+    return create_user(
+        email, password, Role.CUSTOMER, actor=Actor(label="self", ip_address=ip_address)
+    )
 
 
 def _login_limits() -> tuple[FailureLimit, FailureLimit]:
@@ -152,18 +154,15 @@ def _login_limits() -> tuple[FailureLimit, FailureLimit]:
 def authenticate(email: str, password: str, ip_address: str) -> User:
     """Return the user for these credentials and record the login, or raise.
 
-    Raises :class:`shop.throttle.Throttled` when the account or the client address has
-    failed too often, before the password is even checked.
+    The attempt is counted against the account and the client address before the password is
+    checked; :class:`shop.throttle.Throttled` means either has failed too often.
     """
     per_account, per_client = _login_limits()
     account_key = (email or "").strip().lower()[:254]
-    per_account.ensure_allowed(account_key)
-    per_client.ensure_allowed(ip_address)
+    reserve_all([(per_account, account_key), (per_client, ip_address)])
     user = find_user_by_email(email)
     password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not password_ok or not user.active:
-        per_account.count(account_key)
-        per_client.count(ip_address)
         record_event(
             "user.login_failed",
             Actor(label=account_key[:64], ip_address=ip_address),
@@ -173,8 +172,11 @@ def authenticate(email: str, password: str, ip_address: str) -> User:
         db.session.commit()
         raise InvalidCredentials()
     per_account.reset(account_key)
+    per_client.release(ip_address)
     user.last_login_at = utcnow()
-    record_event("user.login", Actor.for_user(user, ip_address), object_type="user", object_id=user.id)
+    record_event(
+        "user.login", Actor.for_user(user, ip_address), object_type="user", object_id=user.id
+    )
     db.session.commit()
     return user
 
@@ -182,7 +184,9 @@ def authenticate(email: str, password: str, ip_address: str) -> User:
 def end_session(user: User, ip_address: str = "") -> None:
     """Log the user out everywhere: rotating the token kills every cookie issued so far."""
     user.session_token = new_session_token()
-    record_event("user.logout", Actor.for_user(user, ip_address), object_type="user", object_id=user.id)
+    record_event(
+        "user.logout", Actor.for_user(user, ip_address), object_type="user", object_id=user.id
+    )
     db.session.commit()
 
 
@@ -192,13 +196,18 @@ def _set_password(user: User, new_password: str) -> None:
     user.session_token = new_session_token()
 
 
-def change_password(user: User, current_password: str, new_password: str, ip_address: str = "") -> None:
+def change_password(
+    user: User, current_password: str, new_password: str, ip_address: str = ""
+) -> None:
     """Change the password after checking the current one; other sessions end."""
     if not check_password_hash(user.password_hash, current_password or ""):
         raise WrongCurrentPassword()
     _set_password(user, new_password)
     record_event(
-        "user.password_changed", Actor.for_user(user, ip_address), object_type="user", object_id=user.id
+        "user.password_changed",
+        Actor.for_user(user, ip_address),
+        object_type="user",
+        object_id=user.id,
     )
     db.session.commit()
 
@@ -217,7 +226,9 @@ def make_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"uid": user.id, "fp": _password_fingerprint(user)})
 
 
-def request_password_reset(email: str, link_for: Callable[[str], str], ip_address: str = "") -> None:
+def request_password_reset(
+    email: str, link_for: Callable[[str], str], ip_address: str = ""
+) -> None:
     """E-mail a reset link if the account exists; say nothing either way to the caller."""
     user = find_user_by_email(email)
     if user is None or not user.active:
@@ -266,8 +277,10 @@ def reset_password(token: str, new_password: str, ip_address: str = "") -> User:
     user = user_for_reset_token(token)
     _set_password(user, new_password)
     record_event(
-        "user.password_reset", Actor(label="reset-link", ip_address=ip_address),
-        object_type="user", object_id=user.id,
+        "user.password_reset",
+        Actor(label="reset-link", ip_address=ip_address),
+        object_type="user",
+        object_id=user.id,
     )
     db.session.commit()
     return user
@@ -281,4 +294,3 @@ def load_user_by_session_token(token: str) -> User | None:
     if user is None or not user.active:
         return None
     return user
-

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from shop.cards.models import CardStatus
@@ -32,7 +32,7 @@ CARD_NUMBER_RENDER = {
 class CardLookupForm(FlaskForm):
     """Type a card number to see its balance (a GET form, so no CSRF token)."""
 
-    class Meta:
+    class Meta:  # noqa: D106 - WTForms options
         csrf = False
 
     number = StringField(
@@ -54,7 +54,10 @@ class CardCreateForm(FlaskForm):
     region = StringField(_l("Region"), validators=[Optional(), Length(max=60)])
     status = SelectField(
         _l("Status"),
-        choices=[(CardStatus.ACTIVE.value, _l("Active")), (CardStatus.SUSPENDED.value, _l("Suspended"))],
+        choices=[
+            SelectChoice(CardStatus.ACTIVE.value, _l("Active")),
+            SelectChoice(CardStatus.SUSPENDED.value, _l("Suspended")),
+        ],
         default=CardStatus.ACTIVE.value,
     )
     submit = SubmitField(_l("Register card"))

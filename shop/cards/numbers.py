@@ -46,14 +46,20 @@ def normalise_card_number(text: str) -> str:
     cleaned = SEPARATORS.sub("", text.strip())
     if cleaned.startswith("+"):
         if not E164_PATTERN.match(cleaned):
-            raise InvalidCardNumber("phone_format", "a phone number is + and 8 to 15 digits, country code first")
+            raise InvalidCardNumber(
+                "phone_format", "a phone number is + and 8 to 15 digits, country code first"
+            )
         return cleaned
     if not cleaned.isdigit() or not cleaned.isascii():
-        raise InvalidCardNumber("characters", "an ICCID has only digits; a phone number starts with +")
+        raise InvalidCardNumber(
+            "characters", "an ICCID has only digits; a phone number starts with +"
+        )
     if not ICCID_PATTERN.match(cleaned):
         raise InvalidCardNumber("iccid_length", "an ICCID has 18 to 22 digits")
     if not luhn_checksum_ok(cleaned):
-        raise InvalidCardNumber("iccid_check_digit", "the ICCID's check digit is wrong; check for a mistyped digit")
+        raise InvalidCardNumber(
+            "iccid_check_digit", "the ICCID's check digit is wrong; check for a mistyped digit"
+        )
     return cleaned
 
 

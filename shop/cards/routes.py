@@ -43,7 +43,10 @@ def check():
         else:
             status = 422
     return render_template(
-        "cards/check.html", form=form, card=card, history=history,
+        "cards/check.html",
+        form=form,
+        card=card,
+        history=history,
         expired=card is not None and services.is_card_expired(card),
     ), status
 
@@ -57,7 +60,9 @@ def admin_cards():
     if form.validate_on_submit():
         try:
             card = services.register_card(
-                form.number.data, status=CardStatus(form.status.data), region=form.region.data or "",
+                form.number.data,
+                status=CardStatus(form.status.data),
+                region=form.region.data or "",
                 actor=current_actor(),
             )
         except services.InvalidCardNumber as exc:
@@ -84,7 +89,9 @@ def admin_card(card_id):
     except services.CardNotFound:
         abort(404)
     return render_template(
-        "cards/admin_card.html", card=card, history=services.top_up_history(card, limit=500),
+        "cards/admin_card.html",
+        card=card,
+        history=services.top_up_history(card, limit=500),
         expired=services.is_card_expired(card),
     )
 

@@ -26,7 +26,6 @@ class CardSuspended(CardError):
     """The card is suspended; nothing can be applied to it."""
 
 
-
 def find_card(number: str, *, for_update: bool = False) -> Card:
     """Return the card with this number (any accepted spelling), optionally row-locked."""
     normalised = normalise_card_number(number)
@@ -60,11 +59,18 @@ def register_card(
     exists = db.session.execute(db.select(Card.id).filter_by(number=normalised)).first()
     if exists:
         raise CardExists(normalised)
-    card = Card(number=normalised, status=status, region=(region or "").strip()[:60], owner_id=owner_id)
+    card = Card(
+        number=normalised, status=status, region=(region or "").strip()[:60], owner_id=owner_id
+    )
     db.session.add(card)
     db.session.flush()
-    record_event("card.created", actor, object_type="card", object_id=card.number,
-                 details={"status": status.value})
+    record_event(
+        "card.created",
+        actor,
+        object_type="card",
+        object_id=card.number,
+        details={"status": status.value},
+    )
     db.session.commit()
     return card
 

@@ -96,10 +96,15 @@ def admin_edit_product(product_id):
     form = ProductForm()
     if request.method == "GET":
         form = ProductForm(
-            sku=item.sku, name=item.name, region=item.region, description=item.description,
-            data_mb=item.data_mb, validity_days=item.validity_days,
+            sku=item.sku,
+            name=item.name,
+            region=item.region,
+            description=item.description,
+            data_mb=item.data_mb,
+            validity_days=item.validity_days,
             price=str(to_decimal(item.price, item.currency)),
-            currency=item.currency, coverage=", ".join(item.coverage),
+            currency=item.currency,
+            coverage=", ".join(item.coverage),
         )
     if form.validate_on_submit() and _save_product(form, product_id):
         return redirect(url_for("catalog.admin_products"))

@@ -83,7 +83,11 @@ def _validate(data: ProductData) -> ProductData:
 
 def list_active_products() -> list[Product]:
     """Return the packs on sale, grouped by region and cheapest first."""
-    query = db.select(Product).filter_by(active=True).order_by(Product.region, Product.price, Product.sku)
+    query = (
+        db.select(Product)
+        .filter_by(active=True)
+        .order_by(Product.region, Product.price, Product.sku)
+    )
     return list(db.session.execute(query).scalars())
 
 
@@ -140,8 +144,13 @@ def create_product(data: ProductData, actor: Actor | None = None) -> Product:
     _apply(product, data)
     db.session.add(product)
     db.session.flush()
-    record_event("product.created", actor, object_type="product", object_id=product.sku,
-                 details={"price": product.price, "currency": product.currency})
+    record_event(
+        "product.created",
+        actor,
+        object_type="product",
+        object_id=product.sku,
+        details={"price": product.price, "currency": product.currency},
+    )
     db.session.commit()
     return product
 
@@ -153,8 +162,13 @@ def update_product(product_id: int, data: ProductData, actor: Actor | None = Non
     if _sku_taken(data.sku, except_id=product.id):
         raise SkuTaken(data.sku)
     _apply(product, data)
-    record_event("product.updated", actor, object_type="product", object_id=product.sku,
-                 details={"price": product.price, "currency": product.currency})
+    record_event(
+        "product.updated",
+        actor,
+        object_type="product",
+        object_id=product.sku,
+        details={"price": product.price, "currency": product.currency},
+    )
     db.session.commit()
     return product
 
@@ -163,7 +177,11 @@ def set_product_active(product_id: int, active: bool, actor: Actor | None = None
     """Put a pack on sale or take it off sale, and commit."""
     product = get_product(product_id)
     product.active = active
-    record_event("product.activated" if active else "product.deactivated", actor,
-                 object_type="product", object_id=product.sku)
+    record_event(
+        "product.activated" if active else "product.deactivated",
+        actor,
+        object_type="product",
+        object_id=product.sku,
+    )
     db.session.commit()
     return product

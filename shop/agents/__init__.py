@@ -1,0 +1,1 @@
+"""Agents: physical shops selling vouchers out of a prepaid float."""

@@ -1,0 +1,1 @@
+"""SIM/eSIM cards, their numbers, balances and top-ups."""

@@ -1,0 +1,1 @@
+"""Data packs: the catalog of what the shop sells."""

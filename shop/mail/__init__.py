@@ -1,0 +1,1 @@
+"""Outgoing e-mail and its outbox."""

@@ -1,0 +1,1 @@
+"""PIN vouchers: generation, storage, lifecycle and redemption."""
