@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 translations:
-	$(BIN)/pybabel compile -q -d shop/translations
+	$(BIN)/pybabel -q compile -d shop/translations
 
 install: $(VENV)/.installed translations
 
@@ -39,16 +39,16 @@ test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint:
-	$(BIN)/ruff check shop tests bench wsgi.py
-	$(BIN)/ruff format --check shop tests bench wsgi.py
+	$(BIN)/ruff check shop tests $(wildcard bench) wsgi.py
+	$(BIN)/ruff format --check shop tests $(wildcard bench) wsgi.py
 
 format:
-	$(BIN)/ruff format shop tests bench wsgi.py
-	$(BIN)/ruff check --fix shop tests bench wsgi.py
+	$(BIN)/ruff format shop tests $(wildcard bench) wsgi.py
+	$(BIN)/ruff check --fix shop tests $(wildcard bench) wsgi.py
 
 extract-messages:
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .
-	$(BIN)/pybabel update -q -i shop/translations/messages.pot -d shop/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .
+	$(BIN)/pybabel -q update -i shop/translations/messages.pot -d shop/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import lazy_gettext
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -108,6 +109,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = lazy_gettext("Please log in to open this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user_by_session_token)
@@ -122,8 +124,10 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
+    from shop.vouchers.routes import bp as vouchers_bp
 
-    for blueprint in (catalog_bp, cards_bp, auth_bp, admin_bp, audit_bp, i18n.bp, api.bp):
+    blueprints = (catalog_bp, cards_bp, vouchers_bp, auth_bp, admin_bp, audit_bp, i18n.bp, api.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
 
@@ -140,8 +144,10 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``shop`` command group to ``flask``."""
     from shop.commands import shop_cli
+    from shop.vouchers.commands import vouchers_cli
 
     app.cli.add_command(shop_cli)
+    app.cli.add_command(vouchers_cli)
 
 
 def register_request_hooks(app: Flask) -> None:

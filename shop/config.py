@@ -62,6 +62,12 @@ class Defaults:
     #: Failed logins allowed per account and per client address.
     LOGIN_FAILURES_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_FAILURES_PER_CLIENT = "20 per 15 minutes"
+    #: Failed PIN redemptions allowed per client address, per card, and shop-wide.
+    PIN_FAILURES_PER_CLIENT = "10 per 10 minutes"
+    PIN_FAILURES_PER_CARD = "10 per 10 minutes"
+    PIN_FAILURES_GLOBAL = "600 per minute"
+    #: Requests per client address to the redeem page and endpoint, whatever their outcome.
+    REDEEM_REQUESTS_PER_CLIENT = "120 per minute"
     PASSWORD_RESET_MAX_AGE = 60 * 60
     PASSWORD_MIN_LENGTH = 10
     #: Number of trusted proxies in front of the app setting X-Forwarded-For (0: none).

@@ -197,7 +197,7 @@ def _ensure_demo_history(customer) -> None:
         product = catalog_services.get_product_by_sku(sku)
         card_services.apply_pack(
             card,
-            product,
+            card_services.PackGrant.of_product(product),
             source=TopUpSource.ADMIN,
             channel="demo",
             reference="demo",

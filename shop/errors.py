@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
@@ -66,7 +66,12 @@ def handle_storage_error(exc: StorageError):
 
 
 def handle_unexpected_error(exc: Exception):
-    """Log an unexpected failure and show a plain 500 page (never a traceback)."""
+    """Log an unexpected failure and show a plain 500 page (never a traceback).
+
+    Under ``TESTING`` the error propagates, so a test sees the real traceback.
+    """
+    if current_app.testing:
+        raise exc
     log.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
         return api_error_response(InternalServerError())

@@ -57,10 +57,10 @@ def data_filter(megabytes: int) -> str:
 
 
 def datetime_filter(value, fmt: str = "medium") -> str:
-    """Jinja filter: a UTC datetime in the locale's format (empty for None)."""
+    """Jinja filter: a UTC datetime in the locale's format, marked UTC (empty for None)."""
     if value is None:
         return ""
-    return format_datetime(value, fmt)
+    return f"{format_datetime(value, fmt)} UTC"
 
 
 def register_template_helpers(app) -> None:

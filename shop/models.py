@@ -1,10 +1,23 @@
 """Import every model so that SQLAlchemy's metadata (and Alembic) sees all tables."""
 
 from shop.agents.models import Agent
+from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
 from shop.cards.models import Card, TopUp
 from shop.catalog.models import Product
 from shop.mail.models import OutboxMessage
+from shop.vouchers.models import Voucher, VoucherBatch
 
-__all__ = ["Agent", "AuditEvent", "Card", "OutboxMessage", "Product", "TopUp", "User"]
+__all__ = [
+    "Agent",
+    "AuditEvent",
+    "Card",
+    "IdempotencyRecord",
+    "OutboxMessage",
+    "Product",
+    "TopUp",
+    "User",
+    "Voucher",
+    "VoucherBatch",
+]

@@ -32,6 +32,11 @@ class FailureLimit:
     namespace: str
     limit: str
 
+    @property
+    def amount(self) -> int:
+        """Return how many failures the window allows."""
+        return parse(self.limit).amount
+
     def _window(self) -> tuple[int, int]:
         item = parse(self.limit)
         return item.amount, item.get_expiry()

@@ -167,7 +167,13 @@ def test_topped_up_card_shows_balance_and_utc_expiry_with_offset(client):
     card = make_card(iccid(4715))
     product = make_product(data_mb=3072, validity_days=7)
     now = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
-    card_services.apply_pack(card, product, source=TopUpSource.ADMIN, channel="cli", now=now)
+    card_services.apply_pack(
+        card,
+        card_services.PackGrant.of_product(product),
+        source=TopUpSource.ADMIN,
+        channel="cli",
+        now=now,
+    )
     db.session.commit()
     db.session.expire_all()
 

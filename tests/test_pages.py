@@ -112,7 +112,9 @@ def test_pack_page_shows_data_validity_price_and_coverage(client):
 def test_card_check_shows_balance_and_expiry(client):
     product = make_product(data_mb=2048, validity_days=30)
     card = make_card()
-    card_services.apply_pack(card, product, source=TopUpSource.ADMIN, channel="test")
+    card_services.apply_pack(
+        card, card_services.PackGrant.of_product(product), source=TopUpSource.ADMIN, channel="test"
+    )
     db.session.commit()
     page = client.get(f"/card?number={card.number}").get_data(as_text=True)
     assert "2 GB" in page
@@ -134,7 +136,9 @@ def test_top_up_history_is_shown_to_the_cards_owner_only(client, app, login):
     owner = login("customer")
     product = make_product(name="History pack")
     card = make_card(owner=owner)
-    card_services.apply_pack(card, product, source=TopUpSource.ADMIN, channel="test")
+    card_services.apply_pack(
+        card, card_services.PackGrant.of_product(product), source=TopUpSource.ADMIN, channel="test"
+    )
     db.session.commit()
     assert "History pack" in client.get(f"/card?number={card.number}").get_data(as_text=True)
     stranger = app.test_client()

@@ -1,6 +1,6 @@
 """Account pages: register, log in and out, reset and change the password."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -26,7 +26,14 @@ def _landing_endpoint(user) -> str:
 
 
 def _policy_message(exc: services.WeakPassword) -> str:
-    return _("The password is too weak: %(reason)s.", reason=str(exc))
+    if exc.problem == "too_short":
+        return _(
+            "The password needs at least %(count)d characters.",
+            count=current_app.config["PASSWORD_MIN_LENGTH"],
+        )
+    if exc.problem == "is_email":
+        return _("The password must not be your e-mail address.")
+    return _("The password can have at most 200 characters.")
 
 
 @bp.route("/login", methods=["GET", "POST"])

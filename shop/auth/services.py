@@ -39,7 +39,11 @@ class EmailTaken(AccountError):
 
 
 class WeakPassword(AccountError):
-    """The password does not meet the policy."""
+    """The password does not meet the policy; ``problem`` says which rule it broke."""
+
+    def __init__(self, problem: str, message: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 class AgentRequired(AccountError):
@@ -71,11 +75,11 @@ def check_password_policy(password: str, email: str = "") -> None:
     """Raise :class:`WeakPassword` unless the password is long enough and not the e-mail."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password or "") < minimum:
-        raise WeakPassword(f"at least {minimum} characters")
+        raise WeakPassword("too_short", f"at least {minimum} characters")
     if len(password) > 200:
-        raise WeakPassword("at most 200 characters")
+        raise WeakPassword("too_long", "at most 200 characters")
     if email and password.strip().lower() == email.lower():
-        raise WeakPassword("must not be your e-mail address")
+        raise WeakPassword("is_email", "must not be your e-mail address")
 
 
 def hash_password(password: str) -> str:

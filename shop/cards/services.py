@@ -1,5 +1,6 @@
 """Card rules: registering and suspending cards, applying packs, top-up history."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shop.audit.services import Actor, record_event
@@ -24,6 +25,20 @@ class CardExists(CardError):
 
 class CardSuspended(CardError):
     """The card is suspended; nothing can be applied to it."""
+
+
+@dataclass(frozen=True)
+class PackGrant:
+    """What a top-up adds to a card: a pack's data and validity, as sold."""
+
+    product_id: int
+    data_mb: int
+    validity_days: int
+
+    @classmethod
+    def of_product(cls, product) -> "PackGrant":
+        """Return the grant of a catalog product as it is now."""
+        return cls(product.id, product.data_mb, product.validity_days)
 
 
 def find_card(number: str, *, for_update: bool = False) -> Card:
@@ -94,7 +109,7 @@ def extended_expiry(current: datetime | None, validity_days: int, now: datetime)
 
 def apply_pack(
     card: Card,
-    product,
+    grant: PackGrant,
     *,
     source: TopUpSource,
     channel: str,
@@ -111,14 +126,14 @@ def apply_pack(
         raise CardSuspended(card.number)
     now = now or utcnow()
     old_expiry = card.expires_at
-    new_expiry = extended_expiry(old_expiry, product.validity_days, now)
-    card.data_balance_mb = card.data_balance_mb + product.data_mb
+    new_expiry = extended_expiry(old_expiry, grant.validity_days, now)
+    card.data_balance_mb = card.data_balance_mb + grant.data_mb
     card.expires_at = new_expiry
     topup = TopUp(
         card_id=card.id,
-        product_id=product.id,
-        data_mb=product.data_mb,
-        validity_days=product.validity_days,
+        product_id=grant.product_id,
+        data_mb=grant.data_mb,
+        validity_days=grant.validity_days,
         source=source,
         channel=channel,
         agent_id=agent_id,

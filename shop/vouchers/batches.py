@@ -1,0 +1,361 @@
+"""Generating voucher batches, exporting pre-printed stock, and disabling lost or stolen stock."""
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
+
+from shop.audit.services import Actor, record_event
+from shop.extensions import db
+from shop.timeutil import utcnow
+from shop.vouchers import lifecycle
+from shop.vouchers.crypto import pin_vault
+from shop.vouchers.models import BatchPurpose, Voucher, VoucherBatch, VoucherStatus
+from shop.vouchers.pins import format_pin, generate_pin, make_serial
+
+#: Default shelf life of a voucher: how long an unredeemed PIN stays valid.
+DEFAULT_SHELF_LIFE_DAYS = 365
+MAX_BATCH_SIZE = 999_999
+CHUNK_SIZE = 5_000
+#: How often a batch whose PINs collided (astronomically rare) is generated again.
+GENERATION_ATTEMPTS = 3
+
+
+class BatchError(Exception):
+    """Base of batch errors."""
+
+
+class InvalidBatch(BatchError):
+    """A batch request out of range; ``field`` names the problem."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+class BatchNotFound(BatchError):
+    """No such batch."""
+
+
+class ExportRefused(BatchError):
+    """Only an inactive stock batch can be exported, and only once."""
+
+
+@dataclass
+class IssuedVoucher:
+    """A voucher just generated, with its PIN in clear for the caller to print once."""
+
+    id: int
+    serial: str
+    pin: str
+    status: VoucherStatus
+    expires_at: datetime
+    face_value: int
+    currency: str
+
+
+@dataclass
+class GeneratedBatch:
+    """The result of a generation: the batch row and, when asked for, its PINs."""
+
+    batch: VoucherBatch
+    vouchers: list[IssuedVoucher]
+
+
+def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, sold_by_id, now):
+    """Yield insert rows of positions ``start..stop-1`` with their clear PINs."""
+    hmac_key = vault.current_hmac_key_id
+    enc_key = vault.current_encryption_key_id
+    active = batch.initial_status == VoucherStatus.ACTIVE
+    for position in range(start, stop):
+        pin = generate_pin()
+        serial = make_serial(batch.id, position)
+        yield (
+            pin,
+            {
+                "serial": serial,
+                "batch_id": batch.id,
+                "product_id": product.id,
+                "agent_id": batch.agent_id,
+                "status": batch.initial_status,
+                "face_value": product.price,
+                "currency": product.currency,
+                "data_mb": product.data_mb,
+                "validity_days": product.validity_days,
+                "pin_hash": vault.pin_hash(pin, hmac_key),
+                "pin_hash_key": hmac_key,
+                "pin_ciphertext": vault.encrypt(pin, serial),
+                "pin_key": enc_key,
+                "expires_at": batch.expires_at,
+                "created_at": now,
+                "sold_at": now if active else None,
+                "sold_by_id": sold_by_id if active else None,
+            },
+        )
+
+
+def generate_batch(
+    product,
+    count: int,
+    *,
+    purpose: BatchPurpose = BatchPurpose.STOCK,
+    agent_id: int | None = None,
+    inactive: bool = False,
+    shelf_life_days: int = DEFAULT_SHELF_LIFE_DAYS,
+    actor: Actor | None = None,
+    note: str = "",
+    keep_pins: bool = False,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    commit: bool = True,
+) -> GeneratedBatch:
+    """Generate ``count`` vouchers of ``product`` in one transaction: all of them or none.
+
+    PINs are hashed and encrypted as they are made and inserted in chunks, so memory stays
+    flat. ``progress(done)`` is called after each chunk; if it (or anything) raises, nothing
+    stays. With ``keep_pins`` the clear PINs are returned for printing once. With
+    ``commit=False`` the caller owns the transaction (a sale that also debits a float).
+    """
+    if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_SIZE:
+        raise InvalidBatch("count", f"from 1 to {MAX_BATCH_SIZE} vouchers")
+    if not 1 <= shelf_life_days <= 3660:
+        raise InvalidBatch("shelf_life_days", "from 1 to 3660 days")
+    if not product.active:
+        raise InvalidBatch("sku", "the pack is not on sale")
+    for attempt in range(1, GENERATION_ATTEMPTS + 1):
+        savepoint = db.session.begin_nested() if not commit else None
+        try:
+            result = _generate(
+                product,
+                count,
+                purpose,
+                agent_id,
+                inactive,
+                shelf_life_days,
+                actor,
+                note,
+                keep_pins,
+                progress,
+                chunk_size,
+            )
+        except IntegrityError:
+            # Two PINs hashed alike: roll back and draw them all again.
+            if savepoint is not None:
+                savepoint.rollback()
+            else:
+                db.session.rollback()
+            if attempt == GENERATION_ATTEMPTS:
+                raise
+            continue
+        except BaseException:
+            if savepoint is not None:
+                savepoint.rollback()
+            else:
+                db.session.rollback()
+            raise
+        if savepoint is not None:
+            savepoint.commit()
+        else:
+            db.session.commit()
+        return result
+    raise AssertionError("unreachable")
+
+
+def _generate(
+    product,
+    count,
+    purpose,
+    agent_id,
+    inactive,
+    shelf_life_days,
+    actor,
+    note,
+    keep_pins,
+    progress,
+    chunk_size,
+) -> GeneratedBatch:
+    now = utcnow()
+    batch = VoucherBatch(
+        product_id=product.id,
+        agent_id=agent_id,
+        purpose=purpose,
+        quantity=count,
+        initial_status=VoucherStatus.INACTIVE if inactive else VoucherStatus.ACTIVE,
+        expires_at=now + timedelta(days=shelf_life_days),
+        note=note[:200],
+        created_by_id=actor.user_id if actor else None,
+        created_at=now,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    vault = pin_vault()
+    issued: list[IssuedVoucher] = []
+    sold_by = actor.user_id if actor else None
+    for start in range(1, count + 1, chunk_size):
+        stop = min(start + chunk_size, count + 1)
+        pins_and_rows = list(_voucher_rows(batch, product, start, stop, vault, sold_by, now))
+        rows = [row for _pin, row in pins_and_rows]
+        if keep_pins:
+            inserted = db.session.execute(
+                insert(Voucher).returning(Voucher.id, sort_by_parameter_order=True), rows
+            )
+            for (pin, row), voucher_id in zip(pins_and_rows, inserted.scalars(), strict=True):
+                issued.append(
+                    IssuedVoucher(
+                        voucher_id,
+                        row["serial"],
+                        pin,
+                        row["status"],
+                        row["expires_at"],
+                        row["face_value"],
+                        row["currency"],
+                    )
+                )
+        else:
+            db.session.execute(insert(Voucher), rows)
+        if progress is not None:
+            progress(stop - 1)
+    record_event(
+        "batch.generated",
+        actor,
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=agent_id,
+        details={
+            "sku": product.sku,
+            "count": count,
+            "status": batch.initial_status.value,
+            "purpose": purpose.value,
+        },
+    )
+    return GeneratedBatch(batch, issued)
+
+
+def get_batch(batch_id: int, *, agent_id: int | None = None) -> VoucherBatch:
+    """Return a batch; with ``agent_id`` only one of that agent's batches."""
+    batch = db.session.get(VoucherBatch, batch_id)
+    if batch is None or (agent_id is not None and batch.agent_id != agent_id):
+        raise BatchNotFound(str(batch_id))
+    return batch
+
+
+def list_batches(limit: int = 100, offset: int = 0) -> list[VoucherBatch]:
+    """Return the latest batches, newest first."""
+    query = db.select(VoucherBatch).order_by(VoucherBatch.id.desc()).limit(limit).offset(offset)
+    return list(db.session.execute(query).scalars())
+
+
+def batch_status_counts(batch_id: int) -> dict[VoucherStatus, int]:
+    """Return how many of a batch's vouchers are in each status."""
+    query = (
+        db.select(Voucher.status, func.count(Voucher.id))
+        .filter_by(batch_id=batch_id)
+        .group_by(Voucher.status)
+    )
+    return dict(db.session.execute(query).tuples().all())
+
+
+def export_batch_csv(batch_id: int, actor: Actor) -> tuple[str, bytes]:
+    """Return (file name, CSV bytes) of an inactive stock batch with its PINs, exactly once.
+
+    The export is audited and the file's SHA-256 recorded; a second export is refused, so a
+    print house's file is the only clear copy of those PINs.
+    """
+    batch = get_batch(batch_id)
+    claimed = db.session.execute(
+        db.update(VoucherBatch)
+        .where(
+            VoucherBatch.id == batch_id,
+            VoucherBatch.exported_at.is_(None),
+            VoucherBatch.initial_status == VoucherStatus.INACTIVE,
+        )
+        .values(exported_at=utcnow(), exported_by_id=actor.user_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise ExportRefused("only an inactive batch that was never exported")
+    vault = pin_vault()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["serial", "pin", "sku", "face_value", "currency", "expires_at"])
+    query = db.select(Voucher).filter_by(batch_id=batch_id).order_by(Voucher.serial)
+    for voucher in db.session.execute(query.execution_options(yield_per=2000)).scalars():
+        pin = vault.decrypt(voucher.pin_ciphertext, voucher.serial, voucher.pin_key)
+        writer.writerow(
+            [
+                voucher.serial,
+                format_pin(pin),
+                batch.product.sku,
+                voucher.face_value,
+                voucher.currency,
+                voucher.expires_at.date().isoformat(),
+            ]
+        )
+    content = buffer.getvalue().encode("utf-8")
+    digest = hashlib.sha256(content).hexdigest()
+    batch.export_sha256 = digest
+    record_event(
+        "batch.exported",
+        actor,
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=batch.agent_id,
+        details={"sha256": digest, "count": batch.quantity},
+    )
+    db.session.commit()
+    return f"batch-{batch.id}-pins.csv", content
+
+
+def disable_vouchers(
+    batch_id: int,
+    actor: Actor,
+    *,
+    first_serial: str | None = None,
+    last_serial: str | None = None,
+    reason: str = "",
+) -> int:
+    """Disable a batch's unsold or unredeemed vouchers (lost or stolen stock); return how many.
+
+    Disabling is the ``-> expired`` move of the status machine: redeemed and void vouchers stay
+    as they are. ``first_serial``/``last_serial`` limit it to a serial range of the batch.
+    """
+    batch = get_batch(batch_id)
+    query = db.select(Voucher.id).filter(
+        Voucher.batch_id == batch.id,
+        Voucher.status.in_(lifecycle.TRANSITIONS[VoucherStatus.EXPIRED]),
+    )
+    if first_serial:
+        query = query.filter(Voucher.serial >= first_serial)
+    if last_serial:
+        query = query.filter(Voucher.serial <= last_serial)
+    if first_serial and last_serial and first_serial > last_serial:
+        raise InvalidBatch("serial_range", "the first serial comes after the last")
+    ids = list(db.session.execute(query.order_by(Voucher.id)).scalars())
+    moved = lifecycle.transition(
+        ids,
+        VoucherStatus.EXPIRED,
+        actor,
+        agent_id=batch.agent_id,
+        audit_details={"reason": reason[:200] or "disabled", "batch": batch.id},
+    )
+    record_event(
+        "batch.disabled",
+        actor,
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=batch.agent_id,
+        details={
+            "count": len(moved),
+            "first": first_serial,
+            "last": last_serial,
+            "reason": reason[:200],
+        },
+    )
+    db.session.commit()
+    return len(moved)

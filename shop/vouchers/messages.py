@@ -1,0 +1,42 @@
+"""What to tell a person (and which HTTP status to answer) when a redemption is refused."""
+
+from flask_babel import lazy_gettext as _l
+
+#: Messages for each redemption error code (the API's codes).
+REDEMPTION_MESSAGES = {
+    "invalid_pin": _l(
+        "This PIN has a typing mistake: a PIN has 16 digits and the last one is a check digit. "
+        "Check each digit."
+    ),
+    "voucher_not_found": _l("No voucher has this PIN. Check the digits and try again."),
+    "voucher_already_redeemed": _l(
+        "This PIN has been used already: the voucher was redeemed before."
+    ),
+    "voucher_void": _l("This voucher was cancelled and refunded; it can no longer be used."),
+    "voucher_inactive": _l(
+        "This voucher has not been sold yet. Ask the shop where you bought it to activate it."
+    ),
+    "voucher_expired": _l("This PIN has expired and can no longer be redeemed."),
+    "card_not_found": _l(
+        "No card with this number is registered with us. Check the number on your SIM card."
+    ),
+    "card_suspended": _l(
+        "This card is suspended, so nothing can be added to it. Please contact support."
+    ),
+    "rate_limited": _l(
+        "Too many failed attempts. For your security, wait %(minutes)d minutes and try again."
+    ),
+}
+
+#: HTTP status of each redemption error code, shared by the redeem page and the API.
+REDEMPTION_HTTP_STATUS = {
+    "invalid_pin": 422,
+    "voucher_not_found": 404,
+    "voucher_already_redeemed": 409,
+    "voucher_void": 409,
+    "voucher_inactive": 409,
+    "voucher_expired": 410,
+    "card_not_found": 404,
+    "card_suspended": 409,
+    "rate_limited": 429,
+}

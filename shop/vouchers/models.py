@@ -1,0 +1,110 @@
+"""Vouchers and the batches they are generated in."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+
+def _values(enum_cls):
+    return [member.value for member in enum_cls]
+
+
+class VoucherStatus(enum.StrEnum):
+    """Where a voucher is in its life; the allowed moves are in ``lifecycle.TRANSITIONS``."""
+
+    INACTIVE = "inactive"  #: pre-printed stock, allocated but not sold
+    ACTIVE = "active"  #: sold or issued; can be redeemed
+    REDEEMED = "redeemed"  #: applied to a card; final
+    VOID = "void"  #: refunded within the void window; final
+    EXPIRED = "expired"  #: shelf life over, or disabled as lost/stolen stock; final
+
+
+class BatchPurpose(enum.StrEnum):
+    """Why a batch was generated."""
+
+    STOCK = "stock"  #: bulk stock for printing (scratch cards, print house)
+    SALE = "sale"  #: one counter or API sale
+    ORDER = "order"  #: one storefront order
+
+
+class VoucherBatch(db.Model):
+    """A set of vouchers generated together for one product."""
+
+    __tablename__ = "voucher_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    purpose: Mapped[BatchPurpose] = mapped_column(
+        Enum(BatchPurpose, native_enum=False, length=16, values_callable=_values)
+    )
+    quantity: Mapped[int]
+    initial_status: Mapped[VoucherStatus] = mapped_column(
+        Enum(VoucherStatus, native_enum=False, length=16, values_callable=_values)
+    )
+    #: Shelf life of the batch's vouchers: after this a PIN can no longer be redeemed.
+    expires_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The one-time CSV export of an inactive batch's PINs for a print house.
+    exported_at: Mapped[datetime | None]
+    exported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: SHA-256 of the exported file, to recognise it later.
+    export_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+    product = relationship("Product")
+    agent = relationship("Agent")
+
+
+class Voucher(db.Model):
+    """A PIN voucher for one data pack. The PIN itself is never stored in clear."""
+
+    __tablename__ = "voucher"
+    __table_args__ = (
+        CheckConstraint("face_value > 0", name="face_value_positive"),
+        Index("ix_voucher_agent_sold", "agent_id", "sold_at"),
+        Index("ix_voucher_batch_serial", "batch_id", "serial"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Public, printed, sequential: batch number, position, Luhn digit.
+    serial: Mapped[str] = mapped_column(String(20), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batch.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    status: Mapped[VoucherStatus] = mapped_column(
+        Enum(VoucherStatus, native_enum=False, length=16, values_callable=_values)
+    )
+    #: What the voucher was sold as, fixed at generation even if the pack changes later.
+    face_value: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    data_mb: Mapped[int]
+    validity_days: Mapped[int]
+    #: HMAC-SHA256 of the PIN under key ``pin_hash_key``: the only way to find a voucher by PIN.
+    pin_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pin_hash_key: Mapped[str] = mapped_column(String(16))
+    #: AES-GCM sealed PIN (nonce + ciphertext, base64), bound to the serial, key ``pin_key``.
+    pin_ciphertext: Mapped[str] = mapped_column(String(120))
+    pin_key: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sold_at: Mapped[datetime | None]
+    sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    redeemed_at: Mapped[datetime | None]
+    redeemed_card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
+    redeemed_topup_id: Mapped[int | None] = mapped_column(ForeignKey("topup.id"))
+    voided_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+
+    batch = relationship("VoucherBatch")
+    product = relationship("Product")
+    redeemed_card = relationship("Card")
+
+    def __repr__(self) -> str:
+        return f"<Voucher {self.serial} {self.status.value}>"

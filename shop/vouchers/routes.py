@@ -1,0 +1,239 @@
+"""The public redeem page and the admin's voucher batch pages."""
+
+import io
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from shop.agents import services as agent_services
+from shop.auth.decorators import admin_required
+from shop.cards.forms import card_number_problem
+from shop.cards.models import TopUp
+from shop.cards.numbers import InvalidCardNumber
+from shop.cards.services import CardNotFound, CardSuspended
+from shop.catalog import services as catalog_services
+from shop.extensions import db, limiter
+from shop.throttle import Throttled
+from shop.vouchers import batches, services
+from shop.vouchers.forms import DisableVouchersForm, GenerateBatchForm, RedeemForm, SerialSearchForm
+from shop.vouchers.messages import REDEMPTION_HTTP_STATUS, REDEMPTION_MESSAGES
+from shop.vouchers.models import Voucher
+from shop.vouchers.pins import InvalidPin
+from shop.web import current_actor
+
+bp = Blueprint("vouchers", __name__)
+
+VOUCHERS_PER_PAGE = 100
+
+
+def _redeem_rate():
+    return current_app.config["REDEEM_REQUESTS_PER_CLIENT"]
+
+
+@bp.route("/redeem", methods=["GET", "POST"])
+@limiter.limit(_redeem_rate, methods=["POST"])
+def redeem():
+    """Redeem a PIN onto a card."""
+    form = RedeemForm(serial=request.args.get("serial", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = services.redeem_voucher(
+                form.pin.data,
+                form.card.data,
+                channel="web",
+                actor=current_actor(),
+                serial=form.serial.data or None,
+            )
+        except InvalidPin:
+            form.pin.errors.append(REDEMPTION_MESSAGES["invalid_pin"])
+            status = 422
+        except InvalidCardNumber as exc:
+            form.card.errors.append(card_number_problem(exc))
+            status = 422
+        except Throttled as exc:
+            flash(
+                str(REDEMPTION_MESSAGES["rate_limited"])
+                % {"minutes": max(1, -(-exc.retry_after // 60))},
+                "error",
+            )
+            response = render_template("vouchers/redeem.html", form=form, serial_voucher=None)
+            return response, 429, {"Retry-After": str(exc.retry_after)}
+        except CardNotFound:
+            form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
+            status = 404
+        except CardSuspended:
+            form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
+            status = 409
+        except services.RedemptionError as exc:
+            form.pin.errors.append(REDEMPTION_MESSAGES[exc.code])
+            status = REDEMPTION_HTTP_STATUS[exc.code]
+        else:
+            session["redeemed_topup"] = result.topup.id
+            return redirect(url_for("vouchers.redeemed"))
+    elif request.method == "POST":
+        status = 400
+    serial_voucher = services.get_voucher_by_serial(form.serial.data) if form.serial.data else None
+    return render_template("vouchers/redeem.html", form=form, serial_voucher=serial_voucher), status
+
+
+@bp.route("/redeem/done")
+def redeemed():
+    """Show the result of this browser's last redemption."""
+    topup_id = session.get("redeemed_topup")
+    topup = db.session.get(TopUp, topup_id) if isinstance(topup_id, int) else None
+    if topup is None:
+        return redirect(url_for("vouchers.redeem"))
+    return render_template("vouchers/redeemed.html", topup=topup, card=topup.card)
+
+
+@bp.route("/admin/vouchers", methods=["GET"])
+@admin_required
+def admin_batches():
+    """List batches, find a voucher by serial, and offer the generate form."""
+    search = SerialSearchForm(request.args)
+    if "serial" in request.args and search.validate():
+        voucher = services.get_voucher_by_serial(search.serial.data)
+        if voucher is not None:
+            return redirect(url_for("vouchers.admin_voucher", serial=voucher.serial))
+        search.serial.errors.append(_("No voucher has this serial."))
+    page = max(1, request.args.get("page", 1, type=int))
+    return render_template(
+        "vouchers/admin_batches.html",
+        batches=batches.list_batches(limit=50, offset=(page - 1) * 50),
+        page=page,
+        search=search,
+        form=GenerateBatchForm(),
+    )
+
+
+@bp.route("/admin/vouchers/batches", methods=["POST"])
+@admin_required
+def admin_generate_batch():
+    """Generate a batch from the admin page."""
+    form = GenerateBatchForm()
+    if form.validate_on_submit():
+        try:
+            product = catalog_services.get_product_by_sku(form.sku.data)
+            agent_id = (
+                agent_services.get_agent_by_code(form.agent.data).id if form.agent.data else None
+            )
+            generated = batches.generate_batch(
+                product,
+                form.count.data,
+                agent_id=agent_id,
+                inactive=form.inactive.data,
+                shelf_life_days=form.shelf_life_days.data,
+                actor=current_actor(),
+                note=form.note.data or "",
+            )
+        except catalog_services.ProductNotFound:
+            form.sku.errors.append(_("No pack on sale has this SKU."))
+        except agent_services.AgentNotFound:
+            form.agent.errors.append(_("No agent has this code."))
+        except batches.InvalidBatch as exc:
+            form.count.errors.append(str(exc))
+        else:
+            flash(
+                _(
+                    "Batch %(id)d generated: %(count)d vouchers.",
+                    id=generated.batch.id,
+                    count=generated.batch.quantity,
+                ),
+                "success",
+            )
+            return redirect(url_for("vouchers.admin_batch", batch_id=generated.batch.id))
+    search = SerialSearchForm()
+    return render_template(
+        "vouchers/admin_batches.html",
+        batches=batches.list_batches(limit=50),
+        page=1,
+        search=search,
+        form=form,
+    ), 400
+
+
+@bp.route("/admin/vouchers/batches/<int:batch_id>")
+@admin_required
+def admin_batch(batch_id):
+    """One batch: counts by status, its vouchers (no PINs), export and disable actions."""
+    try:
+        batch = batches.get_batch(batch_id)
+    except batches.BatchNotFound:
+        abort(404)
+    page = db.paginate(
+        db.select(Voucher).filter_by(batch_id=batch.id).order_by(Voucher.serial),
+        per_page=VOUCHERS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "vouchers/admin_batch.html",
+        batch=batch,
+        counts=batches.batch_status_counts(batch.id),
+        page=page,
+        disable_form=DisableVouchersForm(),
+    )
+
+
+@bp.route("/admin/vouchers/batches/<int:batch_id>/export", methods=["POST"])
+@admin_required
+def admin_export_batch(batch_id):
+    """Download an inactive batch with its PINs for the print house, once."""
+    try:
+        filename, content = batches.export_batch_csv(batch_id, current_actor())
+    except batches.BatchNotFound:
+        abort(404)
+    except batches.ExportRefused:
+        flash(_("Only an inactive batch can be exported, and only once."), "error")
+        return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))
+    response = send_file(
+        io.BytesIO(content), mimetype="text/csv", as_attachment=True, download_name=filename
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/vouchers/batches/<int:batch_id>/disable", methods=["POST"])
+@admin_required
+def admin_disable_batch(batch_id):
+    """Disable a whole batch or a serial range of it."""
+    form = DisableVouchersForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason for disabling the vouchers."), "error")
+        return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))
+    try:
+        count = batches.disable_vouchers(
+            batch_id,
+            current_actor(),
+            first_serial=(form.first_serial.data or "").strip() or None,
+            last_serial=(form.last_serial.data or "").strip() or None,
+            reason=form.reason.data,
+        )
+    except batches.BatchNotFound:
+        abort(404)
+    except batches.InvalidBatch:
+        flash(_("The first serial comes after the last one."), "error")
+        return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))
+    flash(_("%(count)d vouchers disabled.", count=count), "success")
+    return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))
+
+
+@bp.route("/admin/vouchers/<serial>")
+@admin_required
+def admin_voucher(serial):
+    """One voucher's facts and history (never its PIN)."""
+    voucher = services.get_voucher_by_serial(serial)
+    if voucher is None:
+        abort(404)
+    return render_template("vouchers/admin_voucher.html", voucher=voucher)
