@@ -9,6 +9,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
+from shop.db import SQLITE_IMMEDIATE
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
@@ -71,11 +72,12 @@ def configure_logging(app: Flask) -> None:
 
 
 def _configure_sqlite(engine) -> None:
-    """WAL, foreign keys, a busy timeout, and write transactions that lock up front.
+    """WAL, foreign keys, a busy timeout, and write use cases that lock up front.
 
-    ``BEGIN IMMEDIATE`` takes SQLite's write lock when a transaction starts, so a
-    read-then-write transaction (redeem a voucher, debit a float) never fails half-way
-    with "database is locked" when another writer got in between.
+    Transactions are deferred (readers never block writers), except those a service opens with
+    :func:`shop.db.begin_write`: they start with ``BEGIN IMMEDIATE``, taking SQLite's write
+    lock before their first read, so a read-then-write use case (redeem a voucher, debit a
+    float) never fails half-way because another writer got in between.
     """
 
     @event.listens_for(engine, "connect")
@@ -90,7 +92,8 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def register_extensions(app: Flask) -> None:

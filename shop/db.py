@@ -6,6 +6,9 @@ from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
+#: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
+SQLITE_IMMEDIATE = "shop_sqlite_immediate"
+
 #: Named constraints so that migrations can alter and drop them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,3 +56,18 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+def begin_write(session) -> None:
+    """Open a write use case's transaction; on SQLite it holds the write lock from the start.
+
+    Any read-only transaction the session has open (loading the current user, say) is ended
+    first, so the use case reads and writes one consistent, locked state. PostgreSQL needs
+    nothing here: its services lock the rows they change.
+    """
+    session = session() if callable(session) else session  # a scoped_session's current session
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={SQLITE_IMMEDIATE: True})

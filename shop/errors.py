@@ -6,6 +6,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from shop.api.errors import api_error_response, is_api_request
@@ -52,7 +53,7 @@ def handle_csrf_error(exc: CSRFError):
     )
 
 
-def handle_storage_error(exc: StorageError):
+def handle_storage_error(exc: Exception):
     """Refuse the request when the rate-limit store is down, rather than not limiting."""
     log.error("rate-limit store unavailable: %s", exc)
     if is_api_request():
@@ -85,4 +86,5 @@ def register_errorhandlers(app) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(StorageError, handle_storage_error)
+    app.register_error_handler(RedisError, handle_storage_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -72,14 +72,14 @@ def migrate_database(url: str) -> None:
     from flask_migrate import upgrade
 
     app = create_app(
-        test_config(url), instance_path=os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance")
+        make_config(url), instance_path=os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance")
     )
     with app.app_context():
         upgrade()
         db.engine.dispose()
 
 
-def test_config(url: str, **extra) -> dict:
+def make_config(url: str, **extra) -> dict:
     """Return the configuration of an app under test."""
     config = {
         "TESTING": True,
@@ -158,7 +158,7 @@ class IsolatedClient(FlaskClient):
 def app(database_url, tmp_path, app_config):
     """The app bound to a clean database, inside an application context."""
     application = create_app(
-        test_config(database_url, **app_config), instance_path=str(tmp_path / "instance")
+        make_config(database_url, **app_config), instance_path=str(tmp_path / "instance")
     )
     application.test_client_class = IsolatedClient
     with application.app_context():

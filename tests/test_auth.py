@@ -268,10 +268,10 @@ def test_registration_with_taken_email_is_refused(client):
 @pytest.fixture
 def csrf_client(database_url, tmp_path):
     from shop import create_app
-    from tests.conftest import test_config
+    from tests.conftest import make_config
 
     application = create_app(
-        test_config(database_url, WTF_CSRF_ENABLED=True), instance_path=str(tmp_path / "csrf")
+        make_config(database_url, WTF_CSRF_ENABLED=True), instance_path=str(tmp_path / "csrf")
     )
     with application.app_context():
         yield application.test_client()

@@ -31,9 +31,9 @@ def test_migrations_go_down_to_empty_and_up_again(app):
 
 def test_shop_init_creates_the_schema_on_an_empty_database(tmp_path):
     from shop import create_app
-    from tests.conftest import test_config
+    from tests.conftest import make_config
 
-    app = create_app(test_config(f"sqlite:///{tmp_path / 'empty.db'}"), instance_path=str(tmp_path))
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'empty.db'}"), instance_path=str(tmp_path))
     result = app.test_cli_runner().invoke(args=["shop", "init"])
     assert result.exit_code == 0, result.output
     with app.app_context():

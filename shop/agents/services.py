@@ -4,6 +4,7 @@ import re
 
 from shop.agents.models import Agent
 from shop.audit.services import Actor, record_event
+from shop.db import begin_write
 from shop.extensions import db
 
 AGENT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
@@ -49,6 +50,7 @@ def create_agent(
     actor: Actor | None = None,
 ) -> Agent:
     """Create an agent with an empty float and commit."""
+    begin_write(db.session)
     code = (code or "").strip().upper()
     if not AGENT_CODE_PATTERN.match(code):
         raise InvalidAgent("code", "2-32 letters, digits, dashes or underscores")

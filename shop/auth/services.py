@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from shop.agents.models import Agent
 from shop.audit.services import Actor, record_event
 from shop.auth.models import Role, User, new_session_token
+from shop.db import begin_write
 from shop.extensions import db
 from shop.mail.services import send_mail
 from shop.throttle import FailureLimit, reserve_all
@@ -105,6 +106,7 @@ def create_user(
     actor: Actor | None = None,
 ) -> User:
     """Create an account and commit; agent roles need ``agent_code``."""
+    begin_write(db.session)
     email = normalise_email(email)
     check_password_policy(password, email)
     agent = None
@@ -161,6 +163,7 @@ def authenticate(email: str, password: str, ip_address: str) -> User:
     The attempt is counted against the account and the client address before the password is
     checked; :class:`shop.throttle.Throttled` means either has failed too often.
     """
+    begin_write(db.session)
     per_account, per_client = _login_limits()
     account_key = (email or "").strip().lower()[:254]
     reserve_all([(per_account, account_key), (per_client, ip_address)])
@@ -187,6 +190,7 @@ def authenticate(email: str, password: str, ip_address: str) -> User:
 
 def end_session(user: User, ip_address: str = "") -> None:
     """Log the user out everywhere: rotating the token kills every cookie issued so far."""
+    begin_write(db.session)
     user.session_token = new_session_token()
     record_event(
         "user.logout", Actor.for_user(user, ip_address), object_type="user", object_id=user.id
@@ -204,6 +208,7 @@ def change_password(
     user: User, current_password: str, new_password: str, ip_address: str = ""
 ) -> None:
     """Change the password after checking the current one; other sessions end."""
+    begin_write(db.session)
     if not check_password_hash(user.password_hash, current_password or ""):
         raise WrongCurrentPassword()
     _set_password(user, new_password)
@@ -234,6 +239,7 @@ def request_password_reset(
     email: str, link_for: Callable[[str], str], ip_address: str = ""
 ) -> None:
     """E-mail a reset link if the account exists; say nothing either way to the caller."""
+    begin_write(db.session)
     user = find_user_by_email(email)
     if user is None or not user.active:
         log.info("password reset asked for an unknown or disabled account")
@@ -278,6 +284,7 @@ def user_for_reset_token(token: str) -> User:
 
 def reset_password(token: str, new_password: str, ip_address: str = "") -> User:
     """Set a new password through a reset link; the link and every session die with it."""
+    begin_write(db.session)
     user = user_for_reset_token(token)
     _set_password(user, new_password)
     record_event(

@@ -7,6 +7,7 @@ from shop.audit.services import Actor, record_event
 from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
 from shop.cards.numbers import InvalidCardNumber as InvalidCardNumber
 from shop.cards.numbers import normalise_card_number
+from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
 
@@ -70,6 +71,7 @@ def register_card(
     actor: Actor | None = None,
 ) -> Card:
     """Register a new card and commit."""
+    begin_write(db.session)
     normalised = normalise_card_number(number)
     exists = db.session.execute(db.select(Card.id).filter_by(number=normalised)).first()
     if exists:
@@ -92,6 +94,7 @@ def register_card(
 
 def set_card_status(card_id: int, status: CardStatus, actor: Actor | None = None) -> Card:
     """Suspend or reactivate a card and commit."""
+    begin_write(db.session)
     card = get_card(card_id)
     if card.status != status:
         card.status = status

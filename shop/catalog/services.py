@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from shop.audit.services import Actor, record_event
 from shop.catalog.models import Product
+from shop.db import begin_write
 from shop.extensions import db
 from shop.money import CURRENCIES
 
@@ -137,6 +138,7 @@ def _apply(product: Product, data: ProductData) -> None:
 
 def create_product(data: ProductData, actor: Actor | None = None) -> Product:
     """Add a pack to the catalog and commit."""
+    begin_write(db.session)
     data = _validate(data)
     if _sku_taken(data.sku):
         raise SkuTaken(data.sku)
@@ -157,6 +159,7 @@ def create_product(data: ProductData, actor: Actor | None = None) -> Product:
 
 def update_product(product_id: int, data: ProductData, actor: Actor | None = None) -> Product:
     """Change a pack's fields and commit; vouchers already sold keep their own face value."""
+    begin_write(db.session)
     product = get_product(product_id)
     data = _validate(data)
     if _sku_taken(data.sku, except_id=product.id):
@@ -175,6 +178,7 @@ def update_product(product_id: int, data: ProductData, actor: Actor | None = Non
 
 def set_product_active(product_id: int, active: bool, actor: Actor | None = None) -> Product:
     """Put a pack on sale or take it off sale, and commit."""
+    begin_write(db.session)
     product = get_product(product_id)
     product.active = active
     record_event(

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import Actor, record_event
+from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
 from shop.vouchers import lifecycle
@@ -128,6 +129,8 @@ def generate_batch(
     if not product.active:
         raise InvalidBatch("sku", "the pack is not on sale")
     for attempt in range(1, GENERATION_ATTEMPTS + 1):
+        if commit:
+            begin_write(db.session)
         savepoint = db.session.begin_nested() if not commit else None
         try:
             result = _generate(
@@ -266,6 +269,7 @@ def export_batch_csv(batch_id: int, actor: Actor) -> tuple[str, bytes]:
     The export is audited and the file's SHA-256 recorded; a second export is refused, so a
     print house's file is the only clear copy of those PINs.
     """
+    begin_write(db.session)
     batch = get_batch(batch_id)
     claimed = db.session.execute(
         db.update(VoucherBatch)
@@ -325,6 +329,7 @@ def disable_vouchers(
     Disabling is the ``-> expired`` move of the status machine: redeemed and void vouchers stay
     as they are. ``first_serial``/``last_serial`` limit it to a serial range of the batch.
     """
+    begin_write(db.session)
     batch = get_batch(batch_id)
     query = db.select(Voucher.id).filter(
         Voucher.batch_id == batch.id,

@@ -14,6 +14,7 @@ from shop.audit.services import Actor, record_event
 from shop.cards import services as card_services
 from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
 from shop.cards.numbers import normalise_card_number
+from shop.db import begin_write
 from shop.extensions import db
 from shop.throttle import FailureLimit, Throttled, reserve_all
 from shop.timeutil import utcnow
@@ -151,6 +152,7 @@ def _maybe_alert(limits: list[tuple[FailureLimit, str]]) -> None:
 
 
 def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemption:
+    begin_write(db.session)
     card = card_services.find_card(card_number, for_update=True)
     if card.status != CardStatus.ACTIVE:
         raise card_services.CardSuspended(card.number)

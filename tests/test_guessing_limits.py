@@ -1,0 +1,152 @@
+"""Invariant 8: guessing is bounded, across workers, and never silently unbounded."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from shop import create_app
+from shop.extensions import db
+from shop.vouchers.pins import damm_check_digit
+from tests.conftest import TEST_SECRETS, make_config
+from tests.factories import iccid, make_card, make_product
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unknown_pin(n: int) -> str:
+    body = f"{n:015d}"
+    return body + damm_check_digit(body)
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    return True
+
+
+@pytest.fixture
+def app_config():
+    return {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"}
+
+
+def test_a_dead_limit_store_refuses_redemptions_instead_of_not_limiting(app, client):
+    product = make_product()
+    card = make_card()
+    response = client.post("/api/v1/redemptions", json={"pin": unknown_pin(1), "card": card.number})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert product.id
+    page = client.post("/redeem", data={"pin": unknown_pin(1), "card": card.number})
+    assert page.status_code == 503
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_on_redis(tmp_path):
+    if not redis_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: cross-worker limit not tested")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    database = f"sqlite:///{tmp_path / 'shop.db'}"
+    app = create_app(make_config(database), instance_path=str(tmp_path))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        make_product()
+        card_number = make_card(number=iccid(5150)).number
+        db.engine.dispose()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "SECRET_KEY": TEST_SECRETS["SECRET_KEY"],
+        "PIN_HMAC_KEY": TEST_SECRETS["PIN_HMAC_KEY"],
+        "PIN_ENCRYPTION_KEYS": TEST_SECRETS["PIN_ENCRYPTION_KEYS"],
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "4",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/api/v1/products", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail(
+            "gunicorn did not start: " + server.stdout.read().decode(errors="replace")[-2000:]
+        )
+    yield base, card_number
+    server.terminate()
+    server.wait(timeout=10)
+    server.stdout.close()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def post_guess(base: str, card_number: str, n: int) -> int:
+    request = urllib.request.Request(
+        base + "/api/v1/redemptions",
+        data=f'{{"pin": "{unknown_pin(n)}", "card": "{card_number}"}}'.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_hundred_parallel_guesses_on_four_workers_get_at_most_the_limit_processed(
+    gunicorn_on_redis,
+):
+    base, card_number = gunicorn_on_redis
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda n: post_guess(base, card_number, n), range(1000, 1100)))
+    processed = statuses.count(404)
+    assert statuses.count(429) + processed == 100, statuses
+    assert processed <= 10, f"{processed} guesses were checked, the limit is 10 per client and card"
+    assert processed >= 1
