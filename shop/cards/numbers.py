@@ -15,25 +15,28 @@ class InvalidCardNumber(ValueError):
         self.problem = problem
 
 
+#: Luhn's doubled digit, with 9 subtracted when it has two digits.
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
+def _luhn_sum(digits: str, double_first_from_right: bool) -> int:
+    total = 0
+    double = double_first_from_right
+    for char in reversed(digits):
+        value = ord(char) - 48
+        total += _DOUBLED[value] if double else value
+        double = not double
+    return total
+
+
 def luhn_checksum_ok(digits: str) -> bool:
     """Return whether a string of digits passes the Luhn check (its last digit is the check)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    return _luhn_sum(digits, False) % 10 == 0
 
 
 def luhn_check_digit(partial: str) -> str:
     """Return the Luhn digit that completes ``partial``."""
-    for digit in "0123456789":
-        if luhn_checksum_ok(partial + digit):
-            return digit
-    raise AssertionError("unreachable: one digit always completes a Luhn number")
+    return str((10 - _luhn_sum(partial, True) % 10) % 10)
 
 
 def normalise_card_number(text: str) -> str:

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
-from shop.vouchers import lifecycle
+from shop.vouchers import bulk, lifecycle
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherBatch, VoucherStatus
 from shop.vouchers.pins import format_pin, generate_pin, make_serial
@@ -68,35 +68,37 @@ class GeneratedBatch:
     vouchers: list[IssuedVoucher]
 
 
-def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, sold_by_id, now):
-    """Yield insert rows of positions ``start..stop-1`` with their clear PINs."""
+def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, constants: dict):
+    """Yield (PIN, insert row) for positions ``start..stop-1``; see ``bulk.COLUMNS``."""
     hmac_key = vault.current_hmac_key_id
     enc_key = vault.current_encryption_key_id
-    active = batch.initial_status == VoucherStatus.ACTIVE
+    pin_hash = vault.pin_hash
+    encrypt = vault.encrypt
+    batch_id = batch.id
     for position in range(start, stop):
         pin = generate_pin()
-        serial = make_serial(batch.id, position)
+        serial = make_serial(batch_id, position)
         yield (
             pin,
-            {
-                "serial": serial,
-                "batch_id": batch.id,
-                "product_id": product.id,
-                "agent_id": batch.agent_id,
-                "status": batch.initial_status,
-                "face_value": product.price,
-                "currency": product.currency,
-                "data_mb": product.data_mb,
-                "validity_days": product.validity_days,
-                "pin_hash": vault.pin_hash(pin, hmac_key),
-                "pin_hash_key": hmac_key,
-                "pin_ciphertext": vault.encrypt(pin, serial),
-                "pin_key": enc_key,
-                "expires_at": batch.expires_at,
-                "created_at": now,
-                "sold_at": now if active else None,
-                "sold_by_id": sold_by_id if active else None,
-            },
+            (
+                serial,
+                batch_id,
+                product.id,
+                batch.agent_id,
+                constants["status"],
+                product.price,
+                product.currency,
+                product.data_mb,
+                product.validity_days,
+                pin_hash(pin, hmac_key),
+                hmac_key,
+                encrypt(pin, serial),
+                enc_key,
+                constants["expires_at"],
+                constants["created_at"],
+                constants["sold_at"],
+                constants["sold_by_id"],
+            ),
         )
 
 
@@ -197,32 +199,46 @@ def _generate(
     db.session.add(batch)
     db.session.flush()
     vault = pin_vault()
-    issued: list[IssuedVoucher] = []
-    sold_by = actor.user_id if actor else None
+    connection = db.session.connection()
+    active = batch.initial_status == VoucherStatus.ACTIVE
+    constants = bulk.bind_values(
+        connection,
+        {
+            "status": batch.initial_status,
+            "expires_at": batch.expires_at,
+            "created_at": now,
+            "sold_at": now if active else None,
+        },
+    )
+    constants["sold_by_id"] = actor.user_id if actor and active else None
+    pins: list[str] = []
     for start in range(1, count + 1, chunk_size):
         stop = min(start + chunk_size, count + 1)
-        pins_and_rows = list(_voucher_rows(batch, product, start, stop, vault, sold_by, now))
-        rows = [row for _pin, row in pins_and_rows]
+        chunk = list(_voucher_rows(batch, product, start, stop, vault, constants))
+        bulk.write_rows(connection, [row for _pin, row in chunk])
         if keep_pins:
-            inserted = db.session.execute(
-                insert(Voucher).returning(Voucher.id, sort_by_parameter_order=True), rows
-            )
-            for (pin, row), voucher_id in zip(pins_and_rows, inserted.scalars(), strict=True):
-                issued.append(
-                    IssuedVoucher(
-                        voucher_id,
-                        row["serial"],
-                        pin,
-                        row["status"],
-                        row["expires_at"],
-                        row["face_value"],
-                        row["currency"],
-                    )
-                )
-        else:
-            db.session.execute(insert(Voucher), rows)
+            pins.extend(pin for pin, _row in chunk)
         if progress is not None:
             progress(stop - 1)
+    issued: list[IssuedVoucher] = []
+    if keep_pins:
+        rows = db.session.execute(
+            db.select(Voucher.id, Voucher.serial)
+            .filter_by(batch_id=batch.id)
+            .order_by(Voucher.serial)
+        ).all()
+        issued = [
+            IssuedVoucher(
+                row.id,
+                row.serial,
+                pin,
+                batch.initial_status,
+                batch.expires_at,
+                product.price,
+                product.currency,
+            )
+            for row, pin in zip(rows, pins, strict=True)
+        ]
     record_event(
         "batch.generated",
         actor,
