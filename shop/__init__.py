@@ -9,7 +9,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
-from shop.db import SQLITE_IMMEDIATE
+from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
@@ -59,6 +59,9 @@ def load_configuration(app: Flask, overrides: dict) -> None:
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("factory", GatedSQLiteConnection)
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
 
@@ -90,10 +93,17 @@ def _configure_sqlite(engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    database_path = engine.url.database
+
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if connection.get_execution_options().get(SQLITE_IMMEDIATE):
+            driver_connection = connection.connection.driver_connection
+            if database_path and isinstance(driver_connection, GatedSQLiteConnection):
+                driver_connection.enter_gate(database_path)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def register_extensions(app: Flask) -> None:
@@ -158,8 +168,9 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def add_security_headers(response):
+        # Plain assignment: Headers.setdefault raises and catches a KeyError per missing name.
         for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+            response.headers[name] = value
         if not app.debug and app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response

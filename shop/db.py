@@ -1,5 +1,9 @@
 """Declarative base, naming convention and column types shared by every model."""
 
+import fcntl
+import os
+import sqlite3
+import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData
@@ -68,6 +72,104 @@ def begin_write(session) -> None:
     session = session() if callable(session) else session  # a scoped_session's current session
     if session.get_bind().dialect.name != "sqlite":
         return
+    end_transaction(session)
+    session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+def end_transaction(session) -> None:
+    """End the session's open transaction, so that its next read sees what others committed.
+
+    Used before a use case writes on a connection of its own: on SQLite a read transaction
+    keeps its snapshot, and would neither see that write nor be allowed to write after it.
+    """
+    session = session() if callable(session) else session
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+class _WriteGate:
+    """Serialises a database file's write use cases across threads and processes.
+
+    SQLite lets one writer in at a time; a writer that finds the lock taken sleeps in growing
+    steps (1, 2, 5, 10 ms...) and often wakes long after the lock was freed. Waiting on a
+    thread lock and an ``flock`` instead wakes the next writer the moment the last commits.
+    """
+
+    def __init__(self, path: str):
+        self._threads = threading.Lock()
+        self._fd = os.open(path + ".write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+_gates: dict[str, _WriteGate] = {}
+_gates_lock = threading.Lock()
+
+
+def _gate_for(path: str) -> _WriteGate:
+    with _gates_lock:
+        if path not in _gates:
+            _gates[path] = _WriteGate(path)
+        return _gates[path]
+
+
+class GatedSQLiteConnection(sqlite3.Connection):
+    """A pysqlite connection whose ``BEGIN IMMEDIATE`` transactions pass a :class:`_WriteGate`."""
+
+    _gate: _WriteGate | None = None
+    _holding = False
+
+    def enter_gate(self, path: str) -> None:
+        """Wait for the file's write gate (called just before ``BEGIN IMMEDIATE``)."""
+        gate = _gate_for(path)
+        gate.acquire()
+        self._gate, self._holding = gate, True
+
+    def _leave_gate(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._gate.release()
+
+    def commit(self):
+        """Commit, then let the next writer in."""
+        try:
+            return super().commit()
+        finally:
+            self._leave_gate()
+
+    def rollback(self):
+        """Roll back, then let the next writer in."""
+        try:
+            return super().rollback()
+        finally:
+            self._leave_gate()
+
+    def close(self):
+        """Close, never leaving the gate shut."""
+        try:
+            return super().close()
+        finally:
+            self._leave_gate()
+
+
+def begin_driver_write(connection) -> None:
+    """Open a write transaction on a SQLAlchemy connection's driver, for raw-SQL hot paths.
+
+    SQLite passes the write gate and takes the write lock (``BEGIN IMMEDIATE``); psycopg opens
+    its transaction with the first statement and the statements lock the rows they read.
+    """
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        if isinstance(driver, GatedSQLiteConnection) and connection.engine.url.database:
+            driver.enter_gate(connection.engine.url.database)
+        driver.execute("BEGIN IMMEDIATE")

@@ -8,10 +8,11 @@ sale's response holds PINs. Keys are kept at least 24 hours.
 """
 
 import hashlib
+import hmac
 from datetime import timedelta
 from functools import wraps
 
-from flask import Response, make_response, request
+from flask import Response, current_app, make_response, request
 from sqlalchemy.exc import IntegrityError
 
 from shop.api.errors import ApiError, handle_api_error
@@ -27,7 +28,8 @@ MAX_KEY_LENGTH = 200
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256()
+    """Return a keyed digest of the request: a body holding a PIN must not be guessable from it."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(request.method.encode())
     digest.update(b"\0" + request.path.encode() + b"\0")
     digest.update(request.get_data(cache=True))
@@ -126,7 +128,8 @@ def _forget(record_id: int) -> None:
 
 
 def _store(record_id: int, response: Response) -> None:
-    if response.status_code >= 500:
+    # Transient answers (rate limited, server trouble) are not kept: a retry must really retry.
+    if response.status_code >= 500 or response.status_code == 429:
         _forget(record_id)
         return
     db.session.rollback()

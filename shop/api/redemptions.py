@@ -92,8 +92,8 @@ def create_redemption():
     except services.RedemptionError as exc:
         raise _error(exc.code) from None
     body = {
-        "topup": topup_json(result.topup, result.voucher.product.sku),
-        "card": card_json(result.card),
-        "voucher": {"serial": result.voucher.serial},
+        "topup": topup_json(result.topup, result.sku),
+        "card": card_json(result.topup.card),
+        "voucher": {"serial": result.serial},
     }
     return jsonify(body), 201

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import insert
+
 from shop.audit.models import AuditEvent
 from shop.extensions import db
+from shop.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,10 @@ class Actor:
         return cls(label=label)
 
 
+#: One prepared INSERT, compiled once: audit rows are written on every hot path.
+_INSERT_EVENT = insert(AuditEvent.__table__)
+
+
 def record_event(
     action: str,
     actor: Actor | None = None,
@@ -33,18 +40,20 @@ def record_event(
     object_id: str | int = "",
     agent_id: int | None = None,
     details: dict | None = None,
-) -> AuditEvent:
-    """Add an audit event to the current transaction; the caller commits."""
+) -> None:
+    """Add an audit event to the current transaction (one INSERT, no ORM); the caller commits."""
     actor = actor or Actor.system()
-    event = AuditEvent(
-        action=action,
-        actor_id=actor.user_id,
-        actor_label=actor.label[:64],
-        object_type=object_type,
-        object_id=str(object_id),
-        agent_id=agent_id,
-        details=details or {},
-        ip_address=actor.ip_address[:45],
+    db.session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "action": action,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label[:64],
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "agent_id": agent_id,
+            "details": details or {},
+            "ip_address": actor.ip_address[:45],
+            "created_at": utcnow(),
+        },
     )
-    db.session.add(event)
-    return event

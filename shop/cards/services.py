@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, insert, select, update
+
 from shop.audit.services import Actor, record_event
 from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
 from shop.cards.numbers import InvalidCardNumber as InvalidCardNumber
@@ -110,8 +112,66 @@ def extended_expiry(current: datetime | None, validity_days: int, now: datetime)
     return start + timedelta(days=validity_days)
 
 
+@dataclass(frozen=True)
+class CardState:
+    """A card's row as read under its lock: what a top-up needs, without ORM bookkeeping."""
+
+    id: int
+    number: str
+    status: CardStatus
+    data_balance_mb: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AppliedTopUp:
+    """A top-up just written, and the card as it is after it."""
+
+    id: int
+    product_id: int
+    data_mb: int
+    validity_days: int
+    channel: str
+    reference: str
+    old_expires_at: datetime | None
+    new_expires_at: datetime
+    created_at: datetime
+    card: CardState
+
+
+_CARD = Card.__table__
+_TOPUP = TopUp.__table__
+#: Prepared statements of the top-up hot path, compiled once per process.
+_LOCK_CARD = (
+    select(_CARD.c.id, _CARD.c.number, _CARD.c.status, _CARD.c.data_balance_mb, _CARD.c.expires_at)
+    .where(_CARD.c.number == bindparam("card_number"))
+    .with_for_update()
+)
+_CREDIT_CARD = (
+    update(_CARD)
+    .where(_CARD.c.id == bindparam("card_id"))
+    .values(
+        data_balance_mb=_CARD.c.data_balance_mb + bindparam("added_mb"),
+        expires_at=bindparam("new_expiry"),
+    )
+)
+_INSERT_TOPUP = insert(_TOPUP).returning(_TOPUP.c.id)
+
+
+def lock_card(number: str) -> CardState:
+    """Return a card's state with its row locked until the transaction ends (FOR UPDATE).
+
+    On SQLite the lock is the database write lock a write use case took with ``begin_write``.
+    """
+    normalised = normalise_card_number(number)
+    row = db.session.connection().execute(_LOCK_CARD, {"card_number": normalised}).first()
+    if row is None:
+        raise CardNotFound(normalised)
+    return CardState(*row)
+
+
 def apply_pack(
-    card: Card,
+    card,
     grant: PackGrant,
     *,
     source: TopUpSource,
@@ -119,35 +179,55 @@ def apply_pack(
     agent_id: int | None = None,
     reference: str = "",
     now: datetime | None = None,
-) -> TopUp:
+) -> AppliedTopUp:
     """Add a pack's data and validity to a card inside the caller's transaction.
 
-    The card must have been loaded with ``for_update=True`` so that two top-ups of one card
-    cannot both extend from the same old expiry. The caller commits.
+    ``card`` is a :class:`CardState` from :func:`lock_card` (or a ``Card`` loaded with
+    ``for_update=True``), so two top-ups of one card cannot both extend from the same old
+    expiry. Two prepared statements, no ORM flush: this is the hot path of every redemption.
+    The caller commits.
     """
     if card.status != CardStatus.ACTIVE:
         raise CardSuspended(card.number)
     now = now or utcnow()
     old_expiry = card.expires_at
     new_expiry = extended_expiry(old_expiry, grant.validity_days, now)
-    card.data_balance_mb = card.data_balance_mb + grant.data_mb
-    card.expires_at = new_expiry
-    topup = TopUp(
-        card_id=card.id,
-        product_id=grant.product_id,
-        data_mb=grant.data_mb,
-        validity_days=grant.validity_days,
-        source=source,
-        channel=channel,
-        agent_id=agent_id,
-        reference=reference,
-        old_expires_at=old_expiry,
-        new_expires_at=new_expiry,
-        created_at=now,
+    connection = db.session.connection()
+    connection.execute(
+        _CREDIT_CARD, {"card_id": card.id, "added_mb": grant.data_mb, "new_expiry": new_expiry}
     )
-    db.session.add(topup)
-    db.session.flush()
-    return topup
+    topup_id = connection.execute(
+        _INSERT_TOPUP,
+        {
+            "card_id": card.id,
+            "product_id": grant.product_id,
+            "data_mb": grant.data_mb,
+            "validity_days": grant.validity_days,
+            "source": source,
+            "channel": channel,
+            "agent_id": agent_id,
+            "reference": reference,
+            "old_expires_at": old_expiry,
+            "new_expires_at": new_expiry,
+            "created_at": now,
+        },
+    ).scalar_one()
+    balance = card.data_balance_mb + grant.data_mb
+    after = CardState(card.id, card.number, card.status, balance, new_expiry)
+    if isinstance(card, Card):
+        db.session.expire(card)  # the UPDATE bypassed the ORM; reload on next access
+    return AppliedTopUp(
+        topup_id,
+        grant.product_id,
+        grant.data_mb,
+        grant.validity_days,
+        channel,
+        reference,
+        old_expiry,
+        new_expiry,
+        now,
+        after,
+    )
 
 
 def top_up_history(card: Card, limit: int = 50) -> list[TopUp]:

@@ -106,6 +106,7 @@ def admin_edit_product(product_id):
             currency=item.currency,
             coverage=", ".join(item.coverage),
         )
+    form.sku.render_kw = {"readonly": True, "aria-describedby": "sku-fixed"}
     if form.validate_on_submit() and _save_product(form, product_id):
         return redirect(url_for("catalog.admin_products"))
     status = 400 if request.method == "POST" else 200

@@ -158,12 +158,15 @@ def create_product(data: ProductData, actor: Actor | None = None) -> Product:
 
 
 def update_product(product_id: int, data: ProductData, actor: Actor | None = None) -> Product:
-    """Change a pack's fields and commit; vouchers already sold keep their own face value."""
+    """Change a pack's fields and commit; vouchers already sold keep their own face value.
+
+    The SKU never changes: resellers' point-of-sale systems and sold vouchers refer to it.
+    """
     begin_write(db.session)
     product = get_product(product_id)
     data = _validate(data)
-    if _sku_taken(data.sku, except_id=product.id):
-        raise SkuTaken(data.sku)
+    if data.sku != product.sku:
+        raise InvalidProduct("sku", "the SKU of an existing pack cannot change")
     _apply(product, data)
     record_event(
         "product.updated",

@@ -17,7 +17,7 @@ from shop.timeutil import utcnow
 from shop.vouchers import bulk, lifecycle
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherBatch, VoucherStatus
-from shop.vouchers.pins import format_pin, generate_pin, make_serial
+from shop.vouchers.pins import format_pin, generate_pin, make_serial, normalise_serial
 
 #: Default shelf life of a voucher: how long an unredeemed PIN stays valid.
 DEFAULT_SHELF_LIFE_DAYS = 365
@@ -273,10 +273,10 @@ def batch_status_counts(batch_id: int) -> dict[VoucherStatus, int]:
     """Return how many of a batch's vouchers are in each status."""
     query = (
         db.select(Voucher.status, func.count(Voucher.id))
-        .filter_by(batch_id=batch_id)
+        .where(Voucher.batch_id == batch_id)
         .group_by(Voucher.status)
     )
-    return dict(db.session.execute(query).tuples().all())
+    return dict(db.session.execute(query).all())
 
 
 def export_batch_csv(batch_id: int, actor: Actor) -> tuple[str, bytes]:
@@ -345,18 +345,28 @@ def disable_vouchers(
     Disabling is the ``-> expired`` move of the status machine: redeemed and void vouchers stay
     as they are. ``first_serial``/``last_serial`` limit it to a serial range of the batch.
     """
+    bounds = []
+    for bound in (first_serial, last_serial):
+        if bound is None or not bound.strip():
+            bounds.append(None)
+            continue
+        serial = normalise_serial(bound)
+        if serial is None:
+            raise InvalidBatch("serial_range", f"{bound!r} is not a voucher serial")
+        bounds.append(serial)
+    first, last = bounds
+    if first and last and first > last:
+        raise InvalidBatch("serial_range", "the first serial comes after the last")
     begin_write(db.session)
     batch = get_batch(batch_id)
     query = db.select(Voucher.id).filter(
         Voucher.batch_id == batch.id,
         Voucher.status.in_(lifecycle.TRANSITIONS[VoucherStatus.EXPIRED]),
     )
-    if first_serial:
-        query = query.filter(Voucher.serial >= first_serial)
-    if last_serial:
-        query = query.filter(Voucher.serial <= last_serial)
-    if first_serial and last_serial and first_serial > last_serial:
-        raise InvalidBatch("serial_range", "the first serial comes after the last")
+    if first:
+        query = query.filter(Voucher.serial >= first)
+    if last:
+        query = query.filter(Voucher.serial <= last)
     ids = list(db.session.execute(query.order_by(Voucher.id)).scalars())
     moved = lifecycle.transition(
         ids,
@@ -373,8 +383,8 @@ def disable_vouchers(
         agent_id=batch.agent_id,
         details={
             "count": len(moved),
-            "first": first_serial,
-            "last": last_serial,
+            "first": first,
+            "last": last,
             "reason": reason[:200],
         },
     )

@@ -6,6 +6,8 @@ Generation of 100,000 vouchers is dominated by per-row overhead, so rows are pla
 processors, so what is stored is exactly what the ORM would have stored.
 """
 
+from sqlalchemy.exc import IntegrityError
+
 from shop.vouchers.models import Voucher
 
 #: Column order of the tuples given to :func:`write_rows`.
@@ -37,7 +39,9 @@ def bind_values(connection, values: dict) -> dict:
     table = Voucher.__table__
     converted = {}
     for name, value in values.items():
-        processor = table.c[name].type.bind_processor(connection.dialect)
+        processor = (
+            table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+        )
         converted[name] = processor(value) if processor and value is not None else value
     return converted
 
@@ -48,13 +52,20 @@ def write_rows(connection, rows: list[tuple]) -> None:
         return
     columns = ", ".join(COLUMNS)
     if connection.dialect.name == "postgresql":
+        import psycopg
+
         driver_connection = connection.connection.driver_connection
-        with (
-            driver_connection.cursor() as cursor,
-            cursor.copy(f"COPY voucher ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with (
+                driver_connection.cursor() as cursor,
+                cursor.copy(f"COPY voucher ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:
+            # Raised by the driver directly: present it as SQLAlchemy would, so callers
+            # (the PIN-collision retry) see one kind of error on every backend.
+            raise IntegrityError("COPY voucher", None, exc) from exc
         return
     marks = ", ".join("?" for _ in COLUMNS)
     # Column names are the constants above, never input: no injection path.

@@ -7,7 +7,7 @@ concurrent moves of one voucher only one can match, whatever the isolation level
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from shop.audit.services import Actor, record_event
 from shop.extensions import db
@@ -44,6 +44,34 @@ def allowed(source: VoucherStatus, target: VoucherStatus) -> bool:
     return source in TRANSITIONS.get(target, frozenset())
 
 
+def _move(
+    criteria, target: VoucherStatus, actor, now, extra, audit_details, agent_id, returning=()
+):
+    """Run one conditional UPDATE into ``target`` and audit each voucher it moved."""
+    sources = TRANSITIONS.get(target)
+    if sources is None:
+        raise ForbiddenTransition(f"no transition into {target.value}")
+    values = {"status": target, STAMPS[target]: now, **(extra or {})}
+    statement = (
+        update(Voucher)
+        .where(*criteria, Voucher.status.in_(sources))
+        .values(**values)
+        .returning(Voucher.id, Voucher.serial, *returning)
+        .execution_options(synchronize_session=False)
+    )
+    moved = db.session.execute(statement).all()
+    for row in moved:
+        record_event(
+            f"voucher.{target.value}",
+            actor,
+            object_type="voucher",
+            object_id=row.serial,
+            agent_id=agent_id,
+            details=audit_details or {},
+        )
+    return moved
+
+
 def transition(
     voucher_ids: list[int],
     target: VoucherStatus,
@@ -60,38 +88,17 @@ def transition(
     in the same statement (``redeemed_card_id``, ``sold_by_id``...). Vouchers whose status
     does not allow the move are left alone and missing from the result.
     """
-    sources = TRANSITIONS.get(target)
-    if sources is None:
-        raise ForbiddenTransition(f"no transition into {target.value}")
-    if not voucher_ids:
-        return []
     now = now or utcnow()
-    values = {"status": target, STAMPS[target]: now, **(extra or {})}
-    moved = []
+    moved_ids: list[int] = []
     for start in range(0, len(voucher_ids), ID_CHUNK):
-        statement = (
-            update(Voucher)
-            .where(
-                Voucher.id.in_(voucher_ids[start : start + ID_CHUNK]), Voucher.status.in_(sources)
-            )
-            .values(**values)
-            .returning(Voucher.id, Voucher.serial)
-            .execution_options(synchronize_session=False)
-        )
-        moved.extend(db.session.execute(statement).all())
-    for _voucher_id, serial in moved:
-        record_event(
-            f"voucher.{target.value}",
-            actor,
-            object_type="voucher",
-            object_id=serial,
-            agent_id=agent_id,
-            details=audit_details or {},
-        )
-    moved_ids = [row.id for row in moved]
-    for voucher in db.session.identity_map.values():
-        if isinstance(voucher, Voucher) and voucher.id in moved_ids:
-            db.session.expire(voucher)
+        chunk = voucher_ids[start : start + ID_CHUNK]
+        moved = _move([Voucher.id.in_(chunk)], target, actor, now, extra, audit_details, agent_id)
+        moved_ids.extend(row.id for row in moved)
+    if moved_ids:
+        moved_set = set(moved_ids)
+        for instance in list(db.session.identity_map.values()):
+            if isinstance(instance, Voucher) and instance.id in moved_set:
+                db.session.expire(instance)
     return moved_ids
 
 
@@ -100,3 +107,63 @@ def transition_one(
 ) -> bool:
     """Move one voucher; return False if its current status (in the database) forbids it."""
     return bool(transition([voucher.id], target, actor, **kwargs))
+
+
+_VOUCHER = Voucher.__table__
+#: The redemption's conditional UPDATE, prepared once: it is the hot path of the shop.
+_REDEEM = (
+    update(_VOUCHER)
+    .where(
+        _VOUCHER.c.pin_hash.in_(bindparam("pin_hashes", expanding=True)),
+        _VOUCHER.c.status == bindparam("from_status"),
+        _VOUCHER.c.expires_at > bindparam("at"),
+    )
+    .values(
+        status=bindparam("to_status"),
+        redeemed_at=bindparam("at"),
+        redeemed_card_id=bindparam("card_id"),
+    )
+    .returning(
+        _VOUCHER.c.id,
+        _VOUCHER.c.serial,
+        _VOUCHER.c.product_id,
+        _VOUCHER.c.data_mb,
+        _VOUCHER.c.validity_days,
+        _VOUCHER.c.agent_id,
+    )
+)
+
+
+def redeem_by_pin_hash(
+    pin_hashes: list[str], card_id: int, actor: Actor | None, *, now: datetime, audit_details: dict
+):
+    """Move the unexpired active voucher with one of these PIN hashes to redeemed, in one UPDATE.
+
+    Returns its row (id, serial, product_id, data_mb, validity_days, agent_id), or None when no
+    voucher with that PIN is active and unexpired; the caller then looks at why.
+    """
+    assert TRANSITIONS[S.REDEEMED] == {S.ACTIVE}
+    row = (
+        db.session.connection()
+        .execute(
+            _REDEEM,
+            {
+                "pin_hashes": pin_hashes,
+                "from_status": S.ACTIVE,
+                "to_status": S.REDEEMED,
+                "at": now,
+                "card_id": card_id,
+            },
+        )
+        .first()
+    )
+    if row is not None:
+        record_event(
+            "voucher.redeemed",
+            actor,
+            object_type="voucher",
+            object_id=row.serial,
+            agent_id=row.agent_id,
+            details=audit_details,
+        )
+    return row

@@ -98,7 +98,6 @@ class Voucher(db.Model):
     sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     redeemed_at: Mapped[datetime | None]
     redeemed_card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
-    redeemed_topup_id: Mapped[int | None] = mapped_column(ForeignKey("topup.id"))
     voided_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
 

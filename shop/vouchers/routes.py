@@ -223,7 +223,10 @@ def admin_disable_batch(batch_id):
     except batches.BatchNotFound:
         abort(404)
     except batches.InvalidBatch:
-        flash(_("The first serial comes after the last one."), "error")
+        flash(
+            _("Check the serial range: both ends must be serials, the first before the last."),
+            "error",
+        )
         return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))
     flash(_("%(count)d vouchers disabled.", count=count), "success")
     return redirect(url_for("vouchers.admin_batch", batch_id=batch_id))

@@ -9,16 +9,17 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import bindparam, select
 
-from shop.audit.services import Actor, record_event
+from shop.audit.services import Actor
 from shop.cards import services as card_services
-from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
 from shop.cards.numbers import normalise_card_number
-from shop.db import begin_write
+from shop.catalog.models import Product
+from shop.db import begin_driver_write, end_transaction
 from shop.extensions import db
 from shop.throttle import FailureLimit, Throttled, reserve_all
 from shop.timeutil import utcnow
-from shop.vouchers import lifecycle
+from shop.vouchers import lifecycle, redemption_sql
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import normalise_pin, normalise_serial
@@ -70,13 +71,13 @@ STATUS_ERRORS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Redemption:
-    """A successful redemption."""
+    """A successful redemption: the voucher's serial and pack, and the top-up it made."""
 
-    voucher: Voucher
-    card: Card
-    topup: TopUp
+    serial: str
+    sku: str
+    topup: card_services.AppliedTopUp
 
 
 def _guess_limits(card_number: str, client: str) -> list[tuple[FailureLimit, str]]:
@@ -84,13 +85,31 @@ def _guess_limits(card_number: str, client: str) -> list[tuple[FailureLimit, str
     return [
         (FailureLimit("pin-client", config["PIN_FAILURES_PER_CLIENT"]), client),
         (FailureLimit("pin-card", config["PIN_FAILURES_PER_CARD"]), card_number),
-        (FailureLimit("pin-global", config["PIN_FAILURES_GLOBAL"]), "all"),
     ]
 
 
 def _release(limits: list[tuple[FailureLimit, str]]) -> None:
     for failure_limit, key in limits:
         failure_limit.release(key)
+
+
+def _count_global_failure() -> None:
+    """Count a failed guess shop-wide and alert when the ceiling is crossed.
+
+    The global ceiling only alerts: blocking every redemption would let someone guessing from
+    many addresses shut the shop for all customers. Per-client and per-card limits block.
+    """
+    ceiling = FailureLimit("pin-global", current_app.config["PIN_FAILURES_GLOBAL"])
+    try:
+        ceiling.reserve("all")
+    except Throttled:
+        if ceiling.failures("all") == ceiling.amount + 1:
+            log.error(
+                "ALERT: more than %d failed PIN attempts within the global window (%s); "
+                "possible guessing attack",
+                ceiling.amount,
+                ceiling.limit,
+            )
 
 
 def find_voucher_by_pin(pin: str) -> Voucher | None:
@@ -114,23 +133,20 @@ def redeem_voucher(
 
     Checks run cheapest and least revealing first: the PIN's shape and check digit and the card
     number's shape (mistypes, never counted as guesses); then the attempt is reserved against
-    the per-client, per-card and global guess limits (:class:`Throttled`); then the card, then
-    the voucher. Only an unknown PIN keeps its reservation, i.e. counts as a failed guess.
+    the per-client and per-card guess limits (:class:`Throttled`); then the card, then the
+    voucher. Only an unknown PIN keeps its reservation, i.e. counts as a failed guess; it also
+    counts towards the shop-wide ceiling, which raises an alert in the log.
     """
     pin = normalise_pin(pin_text)
     normalised_card = normalise_card_number(card_number)
     wanted_serial = normalise_serial(serial) if serial else None
     limits = _guess_limits(normalised_card, actor.ip_address or actor.label)
-    try:
-        reserve_all(limits)
-    except Throttled:
-        _maybe_alert(limits)
-        raise
+    reserve_all(limits)
     try:
         result = _redeem(pin, normalised_card, wanted_serial, channel, actor, agent_id)
     except VoucherNotFound:
         db.session.rollback()
-        _maybe_alert(limits)
+        _count_global_failure()
         raise
     except BaseException:
         db.session.rollback()
@@ -140,27 +156,62 @@ def redeem_voucher(
     return result
 
 
-def _maybe_alert(limits: list[tuple[FailureLimit, str]]) -> None:
-    global_limit, key = limits[-1]
-    failures = global_limit.failures(key)
-    if failures in (global_limit.amount, global_limit.amount + 1):
-        log.error(
-            "ALERT: %d failed PIN attempts within the global window (%s); possible guessing attack",
-            failures,
-            global_limit.limit,
-        )
+_PRODUCT_SKU = select(Product.__table__.c.sku).where(
+    Product.__table__.c.id == bindparam("product_id")
+)
+
+
+def _sku_of(product_id: int) -> str:
+    """Return a pack's SKU, remembered for the app's life: SKUs never change, packs stay."""
+    cache = current_app.extensions.setdefault("shop.sku_by_product_id", {})
+    sku = cache.get(product_id)
+    if sku is None:
+        sku = db.session.execute(_PRODUCT_SKU, {"product_id": product_id}).scalar_one()
+        cache[product_id] = sku
+    return sku
 
 
 def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemption:
-    begin_write(db.session)
-    card = card_services.find_card(card_number, for_update=True)
-    if card.status != CardStatus.ACTIVE:
-        raise card_services.CardSuspended(card.number)
+    """Run the redemption transaction (see ``redemption_sql``) and commit it, or say why not."""
+    pin_hashes = pin_vault().lookup_hashes(pin)
+    now = utcnow()
+    end_transaction(db.session)
+    with db.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        begin_driver_write(connection)
+        try:
+            voucher, topup = redemption_sql.redeem(
+                connection,
+                card_number=card_number,
+                pin_hashes=pin_hashes,
+                channel=channel,
+                actor=actor,
+                agent_id=agent_id,
+                now=now,
+                audit_details={"card": card_number, "channel": channel},
+            )
+            if wanted_serial and voucher.serial != wanted_serial:
+                raise VoucherNotFound()
+        except redemption_sql.NoActiveVoucher:
+            driver.rollback()
+            _explain_refusal(pin, wanted_serial, actor, now)
+            raise AssertionError("unreachable") from None
+        except BaseException:
+            driver.rollback()
+            raise
+        driver.commit()
+    return Redemption(serial=voucher.serial, sku=_sku_of(voucher.product_id), topup=topup)
+
+
+def _explain_refusal(pin, wanted_serial, actor, now) -> None:
+    """Raise the reason a PIN could not be redeemed (not found, used, void, unsold, expired)."""
     voucher = find_voucher_by_pin(pin)
     if voucher is None or (wanted_serial and voucher.serial != wanted_serial):
         raise VoucherNotFound()
-    now = utcnow()
-    if voucher.status == VoucherStatus.ACTIVE and voucher.expires_at <= now:
+    if (
+        voucher.status in (VoucherStatus.ACTIVE, VoucherStatus.INACTIVE)
+        and voucher.expires_at <= now
+    ):
         lifecycle.transition_one(
             voucher,
             VoucherStatus.EXPIRED,
@@ -171,39 +222,7 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
         )
         db.session.commit()
         raise VoucherExpired()
-    moved = lifecycle.transition_one(
-        voucher,
-        VoucherStatus.REDEEMED,
-        actor,
-        now=now,
-        extra={"redeemed_card_id": card.id},
-        agent_id=voucher.agent_id,
-        audit_details={"card": card.number, "channel": channel},
-    )
-    if not moved:
-        db.session.refresh(voucher)
-        raise STATUS_ERRORS.get(voucher.status, VoucherAlreadyRedeemed)()
-    grant = card_services.PackGrant(voucher.product_id, voucher.data_mb, voucher.validity_days)
-    topup = card_services.apply_pack(
-        card,
-        grant,
-        source=TopUpSource.VOUCHER,
-        channel=channel,
-        agent_id=agent_id,
-        reference=voucher.serial,
-        now=now,
-    )
-    voucher.redeemed_topup_id = topup.id
-    record_event(
-        "card.topped_up",
-        actor,
-        object_type="card",
-        object_id=card.number,
-        agent_id=agent_id,
-        details={"serial": voucher.serial, "data_mb": voucher.data_mb},
-    )
-    db.session.commit()
-    return Redemption(voucher=voucher, card=card, topup=topup)
+    raise STATUS_ERRORS.get(voucher.status, VoucherAlreadyRedeemed)()
 
 
 def get_voucher_by_serial(serial: str, *, agent_id: int | None = None) -> Voucher | None:

@@ -1,0 +1,185 @@
+"""PINs and serials: what a customer types is checked before it ever counts as a guess."""
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from shop.vouchers.pins import (
+    InvalidPin,
+    damm_check_digit,
+    damm_valid,
+    format_pin,
+    generate_pin,
+    make_serial,
+    normalise_pin,
+    normalise_serial,
+)
+
+DIGITS = "0123456789"
+FULL_WIDTH = str.maketrans(DIGITS, "０１２３４５６７８９")
+
+pin_bodies = st.text(alphabet=DIGITS, min_size=15, max_size=15)
+pins = pin_bodies.map(lambda body: body + damm_check_digit(body))
+positions = st.integers(min_value=0, max_value=15)
+
+
+def groups(pin: str) -> list[str]:
+    return [pin[i : i + 4] for i in range(0, 16, 4)]
+
+
+# --- generation -----------------------------------------------------------------------------
+
+
+def test_every_generated_pin_is_sixteen_digits_with_a_valid_check_digit():
+    generated = [generate_pin() for _ in range(5_000)]
+    for pin in generated:
+        assert len(pin) == 16
+        assert pin.isascii() and pin.isdigit()
+        assert damm_valid(pin)
+        assert normalise_pin(pin) == pin
+    assert len(set(generated)) == len(generated)
+
+
+def test_generated_pins_use_every_digit_in_every_position():
+    generated = [generate_pin() for _ in range(2_000)]
+    for position in range(15):
+        assert {pin[position] for pin in generated} == set(DIGITS), position
+
+
+# --- the check digit catches typing mistakes -----------------------------------------------
+
+
+@given(pins)
+def test_a_pin_built_with_its_check_digit_is_valid(pin):
+    assert damm_valid(pin)
+    assert normalise_pin(pin) == pin
+
+
+@given(pins, positions, st.integers(min_value=1, max_value=9))
+def test_any_single_mistyped_digit_is_caught(pin, position, shift):
+    wrong_digit = str((int(pin[position]) + shift) % 10)
+    mistyped = pin[:position] + wrong_digit + pin[position + 1 :]
+    assert mistyped != pin
+    assert not damm_valid(mistyped)
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(mistyped)
+    assert refused.value.problem == "check_digit"
+
+
+@given(pins, st.integers(min_value=0, max_value=14))
+def test_any_swap_of_two_adjacent_different_digits_is_caught(pin, position):
+    first, second = pin[position], pin[position + 1]
+    assume(first != second)
+    swapped = pin[:position] + second + first + pin[position + 2 :]
+    assert not damm_valid(swapped)
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(swapped)
+    assert refused.value.problem == "check_digit"
+
+
+def test_every_adjacent_swap_is_caught_for_every_pair_of_digits():
+    base = "314159265358979"
+    for position in range(14):
+        for a in DIGITS:
+            for b in DIGITS:
+                if a == b:
+                    continue
+                body = base[:position] + a + b + base[position + 2 :]
+                pin = body + damm_check_digit(body)
+                swapped = pin[:position] + b + a + pin[position + 2 :]
+                assert not damm_valid(swapped), (pin, position)
+    for last in DIGITS:  # the last body digit swapped with the check digit
+        body = base[:14] + last
+        pin = body + damm_check_digit(body)
+        if pin[14] != pin[15]:
+            assert not damm_valid(pin[:14] + pin[15] + pin[14])
+
+
+# --- what customers may type ------------------------------------------------------------------
+
+
+@given(pins)
+def test_a_pin_is_accepted_grouped_by_spaces_or_dashes_or_bare(pin):
+    assert normalise_pin(pin) == pin
+    assert normalise_pin(" ".join(groups(pin))) == pin
+    assert normalise_pin("-".join(groups(pin))) == pin
+    assert normalise_pin(format_pin(pin)) == pin
+    assert normalise_pin(f"  {format_pin(pin)}  ") == pin
+
+
+@given(pins, positions, st.sampled_from("abcxyzOIlABCDEF"))
+def test_a_pin_with_a_letter_is_refused(pin, position, letter):
+    typed = pin[:position] + letter + pin[position + 1 :]
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(typed)
+    assert refused.value.problem == "format"
+
+
+@given(pins, positions)
+def test_fifteen_digits_are_refused(pin, position):
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(pin[:position] + pin[position + 1 :])
+    assert refused.value.problem == "format"
+
+
+@given(pins, st.integers(min_value=0, max_value=16), st.sampled_from(DIGITS))
+def test_seventeen_digits_are_refused(pin, position, extra):
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(pin[:position] + extra + pin[position:])
+    assert refused.value.problem == "format"
+
+
+@given(pins, st.sampled_from([".", "/", "_", ",", "+", ":", "|"]))
+def test_other_separators_are_refused(pin, separator):
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(separator.join(groups(pin)))
+    assert refused.value.problem == "format"
+
+
+@given(pins)
+def test_full_width_digits_are_refused(pin):
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(pin.translate(FULL_WIDTH))
+    assert refused.value.problem == "format"
+    with pytest.raises(InvalidPin):
+        normalise_pin(format_pin(pin).translate(FULL_WIDTH))
+
+
+@pytest.mark.parametrize("typed", [None, 1234567890123456, b"1234567890123456", "", "    "])
+def test_something_that_is_not_pin_text_is_refused(typed):
+    with pytest.raises(InvalidPin) as refused:
+        normalise_pin(typed)
+    assert refused.value.problem == "format"
+
+
+# --- serials --------------------------------------------------------------------------------
+
+batch_ids = st.integers(min_value=1, max_value=10**7 - 1)
+serial_positions = st.integers(min_value=1, max_value=10**6 - 1)
+
+
+@given(batch_ids, serial_positions)
+def test_a_serial_reads_back_as_itself(batch_id, position):
+    serial = make_serial(batch_id, position)
+    assert len(serial) == 14 and serial.isdigit()
+    assert serial.startswith(f"{batch_id:07d}{position:06d}")
+    assert normalise_serial(serial) == serial
+    assert normalise_serial(f" {serial[:7]}-{serial[7:]} ") == serial
+
+
+@given(batch_ids, serial_positions, st.integers(min_value=1, max_value=9))
+def test_a_serial_with_a_wrong_luhn_digit_is_refused(batch_id, position, shift):
+    serial = make_serial(batch_id, position)
+    wrong = serial[:-1] + str((int(serial[-1]) + shift) % 10)
+    assert normalise_serial(wrong) is None
+
+
+@pytest.mark.parametrize("typed", [None, "", "1234", "0000001000001x", "00000010000010" + "1"])
+def test_something_that_is_not_a_serial_is_refused(typed):
+    assert normalise_serial(typed) is None
+
+
+@pytest.mark.parametrize("batch_id, position", [(0, 1), (1, 0), (10**7, 1), (1, 10**6)])
+def test_a_serial_out_of_range_cannot_be_made(batch_id, position):
+    with pytest.raises(ValueError):
+        make_serial(batch_id, position)
