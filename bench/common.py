@@ -88,7 +88,7 @@ def gunicorn(app_spec: str, env: dict, workers: int, threads: int, probe: str):
                 server.kill()
                 raise RuntimeError(
                     "server did not start: " + server.stderr.read().decode(errors="replace")
-                )
+                ) from None
             time.sleep(0.2)
     try:
         yield base
