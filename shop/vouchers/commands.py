@@ -4,12 +4,13 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from shop.agents import services as agent_services
 from shop.audit.services import Actor
 from shop.catalog import services as catalog_services
-from shop.vouchers import batches
+from shop.vouchers import batches, pdf
 from shop.vouchers.pins import make_serial
 
 vouchers_cli = AppGroup("vouchers", help="Generate and manage PIN vouchers.")
@@ -86,7 +87,7 @@ def generate_command(sku, count, agent_code, inactive, shelf_life_days, pdf_path
         f"PINs expire {batch.expires_at.date().isoformat()}"
     )
     if pdf_path is not None:
-        from shop.vouchers.pdf import render_a4_sheets
-
-        pdf_path.write_bytes(render_a4_sheets(generated.vouchers, product, batch.agent))
-        click.echo(f"Wrote {pdf_path}")
+        agent_name = agent.name if agent else ""
+        sheets = [pdf.printable(issued, product, agent_name) for issued in generated.vouchers]
+        pdf_path.write_bytes(pdf.render_a4_sheets(sheets, pdf.print_context(current_app.config)))
+        click.echo(f"Wrote {pdf_path} ({len(sheets)} vouchers)")
