@@ -25,7 +25,7 @@ def card_number_problem(exc) -> str:
 CARD_NUMBER_RENDER = {
     "inputmode": "tel",
     "autocomplete": "off",
-    "placeholder": "8944 1234 5678 9012 345 or +66812345678",
+    "placeholder": "8944 1234 5678 9012 345",
 }
 
 
