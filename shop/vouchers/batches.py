@@ -133,7 +133,8 @@ def generate_batch(
     for attempt in range(1, GENERATION_ATTEMPTS + 1):
         if commit:
             begin_write(db.session)
-        savepoint = db.session.begin_nested() if not commit else None
+        savepoint = None if commit else db.session.begin_nested()
+        undo = savepoint.rollback if savepoint is not None else db.session.rollback
         try:
             result = _generate(
                 product,
@@ -149,24 +150,14 @@ def generate_batch(
                 chunk_size,
             )
         except IntegrityError:
-            # Two PINs hashed alike: roll back and draw them all again.
-            if savepoint is not None:
-                savepoint.rollback()
-            else:
-                db.session.rollback()
+            undo()  # two PINs hashed alike: draw them all again
             if attempt == GENERATION_ATTEMPTS:
                 raise
             continue
         except BaseException:
-            if savepoint is not None:
-                savepoint.rollback()
-            else:
-                db.session.rollback()
+            undo()
             raise
-        if savepoint is not None:
-            savepoint.commit()
-        else:
-            db.session.commit()
+        (savepoint.commit if savepoint is not None else db.session.commit)()
         return result
     raise AssertionError("unreachable")
 
