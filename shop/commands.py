@@ -154,3 +154,11 @@ def create_agent_command(code, name, discount_bps, credit_limit):
     except agent_services.AgentCodeTaken:
         fail(f"an agent with code {code.upper()} exists already")
     click.echo(f"Created agent {agent.code}: {agent.name}")
+
+
+@shop_cli.command("purge-expired")
+def purge_expired_command():
+    """Delete idempotency keys past their lifetime (run daily, e.g. from cron)."""
+    from shop.api.idempotency import purge_expired
+
+    click.echo(f"Deleted {purge_expired()} expired idempotency keys.")

@@ -520,3 +520,28 @@ def test_agent_terms_out_of_range_are_refused(runner, extra):
 
     assert_refused(result, extra[0].removeprefix("--"))
     assert count(Agent) == 0
+
+
+def test_purge_expired_deletes_only_old_idempotency_keys(app, runner):
+    from datetime import timedelta
+
+    from shop.api.models import IdempotencyRecord
+    from shop.timeutil import utcnow
+
+    now = utcnow()
+    db.session.add_all(
+        [
+            IdempotencyRecord(
+                scope="public", key="old", fingerprint="x", created_at=now - timedelta(days=3)
+            ),
+            IdempotencyRecord(
+                scope="public", key="new", fingerprint="x", created_at=now - timedelta(hours=1)
+            ),
+        ]
+    )
+    db.session.commit()
+    result = runner.invoke(args=["shop", "purge-expired"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 " in result.output
+    keys = db.session.execute(db.select(IdempotencyRecord.key)).scalars().all()
+    assert keys == ["new"]

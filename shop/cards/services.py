@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, update
 
 from shop.audit.services import Actor, record_event
 from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
@@ -44,12 +44,10 @@ class PackGrant:
         return cls(product.id, product.data_mb, product.validity_days)
 
 
-def find_card(number: str, *, for_update: bool = False) -> Card:
-    """Return the card with this number (any accepted spelling), optionally row-locked."""
+def find_card(number: str) -> Card:
+    """Return the card with this number (any accepted spelling)."""
     normalised = normalise_card_number(number)
     query = db.select(Card).filter_by(number=normalised)
-    if for_update:
-        query = query.with_for_update()
     card = db.session.execute(query).scalar_one_or_none()
     if card is None:
         raise CardNotFound(normalised)
@@ -141,12 +139,7 @@ class AppliedTopUp:
 
 _CARD = Card.__table__
 _TOPUP = TopUp.__table__
-#: Prepared statements of the top-up hot path, compiled once per process.
-_LOCK_CARD = (
-    select(_CARD.c.id, _CARD.c.number, _CARD.c.status, _CARD.c.data_balance_mb, _CARD.c.expires_at)
-    .where(_CARD.c.number == bindparam("card_number"))
-    .with_for_update()
-)
+#: Prepared statements of a top-up, compiled once per process.
 _CREDIT_CARD = (
     update(_CARD)
     .where(_CARD.c.id == bindparam("card_id"))
@@ -156,18 +149,6 @@ _CREDIT_CARD = (
     )
 )
 _INSERT_TOPUP = insert(_TOPUP).returning(_TOPUP.c.id)
-
-
-def lock_card(number: str) -> CardState:
-    """Return a card's state with its row locked until the transaction ends (FOR UPDATE).
-
-    On SQLite the lock is the database write lock a write use case took with ``begin_write``.
-    """
-    normalised = normalise_card_number(number)
-    row = db.session.connection().execute(_LOCK_CARD, {"card_number": normalised}).first()
-    if row is None:
-        raise CardNotFound(normalised)
-    return CardState(*row)
 
 
 def apply_pack(
@@ -182,10 +163,10 @@ def apply_pack(
 ) -> AppliedTopUp:
     """Add a pack's data and validity to a card inside the caller's transaction.
 
-    ``card`` is a :class:`CardState` from :func:`lock_card` (or a ``Card`` loaded with
-    ``for_update=True``), so two top-ups of one card cannot both extend from the same old
-    expiry. Two prepared statements, no ORM flush: this is the hot path of every redemption.
-    The caller commits.
+    ``card`` is a :class:`CardState` or a ``Card`` read under the card's lock (its row lock on
+    PostgreSQL, the write lock of a ``begin_write`` use case on SQLite), so two top-ups of one
+    card cannot both extend from the same old expiry. Two prepared statements, no ORM flush
+    (voucher redemptions do the same in ``vouchers.redemption_sql``). The caller commits.
     """
     if card.status != CardStatus.ACTIVE:
         raise CardSuspended(card.number)

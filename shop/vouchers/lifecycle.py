@@ -7,7 +7,7 @@ concurrent moves of one voucher only one can match, whatever the isolation level
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 
 from shop.audit.services import Actor, record_event
 from shop.extensions import db
@@ -107,63 +107,3 @@ def transition_one(
 ) -> bool:
     """Move one voucher; return False if its current status (in the database) forbids it."""
     return bool(transition([voucher.id], target, actor, **kwargs))
-
-
-_VOUCHER = Voucher.__table__
-#: The redemption's conditional UPDATE, prepared once: it is the hot path of the shop.
-_REDEEM = (
-    update(_VOUCHER)
-    .where(
-        _VOUCHER.c.pin_hash.in_(bindparam("pin_hashes", expanding=True)),
-        _VOUCHER.c.status == bindparam("from_status"),
-        _VOUCHER.c.expires_at > bindparam("at"),
-    )
-    .values(
-        status=bindparam("to_status"),
-        redeemed_at=bindparam("at"),
-        redeemed_card_id=bindparam("card_id"),
-    )
-    .returning(
-        _VOUCHER.c.id,
-        _VOUCHER.c.serial,
-        _VOUCHER.c.product_id,
-        _VOUCHER.c.data_mb,
-        _VOUCHER.c.validity_days,
-        _VOUCHER.c.agent_id,
-    )
-)
-
-
-def redeem_by_pin_hash(
-    pin_hashes: list[str], card_id: int, actor: Actor | None, *, now: datetime, audit_details: dict
-):
-    """Move the unexpired active voucher with one of these PIN hashes to redeemed, in one UPDATE.
-
-    Returns its row (id, serial, product_id, data_mb, validity_days, agent_id), or None when no
-    voucher with that PIN is active and unexpired; the caller then looks at why.
-    """
-    assert TRANSITIONS[S.REDEEMED] == {S.ACTIVE}
-    row = (
-        db.session.connection()
-        .execute(
-            _REDEEM,
-            {
-                "pin_hashes": pin_hashes,
-                "from_status": S.ACTIVE,
-                "to_status": S.REDEEMED,
-                "at": now,
-                "card_id": card_id,
-            },
-        )
-        .first()
-    )
-    if row is not None:
-        record_event(
-            "voucher.redeemed",
-            actor,
-            object_type="voucher",
-            object_id=row.serial,
-            agent_id=row.agent_id,
-            details=audit_details,
-        )
-    return row
