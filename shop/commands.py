@@ -162,3 +162,35 @@ def purge_expired_command():
     from shop.api.idempotency import purge_expired
 
     click.echo(f"Deleted {purge_expired()} expired idempotency keys.")
+
+
+@shop_cli.command("credit-agent")
+@click.argument("code")
+@click.argument("amount", type=int)
+@click.option("--note", default="", help="Why, e.g. the payment reference.")
+def credit_agent_command(code, amount, note):
+    """Add float to an agent (a credit purchase), in minor units; writes a ledger entry."""
+    from shop.agents.ledger import InvalidAmount
+
+    try:
+        balance = agent_services.credit_agent(code, amount, note=note, actor=CLI_ACTOR)
+    except agent_services.AgentNotFound:
+        fail(f"no agent with code {code}")
+    except InvalidAmount:
+        fail("AMOUNT must be a whole number of minor units greater than zero")
+    click.echo(f"Credited {amount} to {code.upper()}; balance now {balance}")
+
+
+@shop_cli.command("create-api-key")
+@click.argument("code")
+@click.option("--label", default="", help="What the key is for, e.g. the till's name.")
+def create_api_key_command(code, label):
+    """Create an API key for agent CODE; the key is printed once, alone on the last line."""
+    try:
+        api_key, key = agent_services.create_api_key(code, label, actor=CLI_ACTOR)
+    except agent_services.AgentNotFound:
+        fail(f"no agent with code {code}")
+    click.echo(
+        f"API key {api_key.id} for agent {code.upper()} (store it now; it is not shown again):"
+    )
+    click.echo(key)

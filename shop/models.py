@@ -1,6 +1,6 @@
 """Import every model so that SQLAlchemy's metadata (and Alembic) sees all tables."""
 
-from shop.agents.models import Agent
+from shop.agents.models import Agent, ApiKey, LedgerEntry
 from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
@@ -11,6 +11,8 @@ from shop.vouchers.models import Voucher, VoucherBatch
 
 __all__ = [
     "Agent",
+    "ApiKey",
+    "LedgerEntry",
     "AuditEvent",
     "Card",
     "IdempotencyRecord",

@@ -3,11 +3,15 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
 from shop.timeutil import utcnow
+
+
+def _values(enum_cls):
+    return [member.value for member in enum_cls]
 
 
 class AgentStatus(enum.StrEnum):
@@ -48,5 +52,63 @@ class Agent(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    def wholesale_cost(self, face_value: int) -> int:
+        """Return what the agent pays for a voucher of ``face_value``: the discount rounds down."""
+        return face_value - face_value * self.discount_bps // 10_000
+
     def __repr__(self) -> str:
         return f"<Agent {self.code}>"
+
+
+class LedgerKind(enum.StrEnum):
+    """Why an agent's float moved."""
+
+    CREDIT_PURCHASE = "credit_purchase"  #: the agent bought float from the operator
+    SALE = "sale"  #: vouchers sold or a card topped up at the counter, at wholesale cost
+    VOID_REFUND = "void_refund"  #: a voided voucher's cost given back
+    ADJUSTMENT = "adjustment"  #: a correction by the operator
+
+
+class LedgerEntry(db.Model):
+    """One movement of an agent's float. Rows are only ever added, never changed."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index("ix_ledger_entry_agent_created", "agent_id", "created_at"),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    #: Signed minor units: credits positive, sales negative.
+    amount: Mapped[int]
+    #: The agent's balance right after this entry.
+    balance_after: Mapped[int]
+    kind: Mapped[LedgerKind] = mapped_column(
+        Enum(LedgerKind, native_enum=False, length=20, values_callable=_values)
+    )
+    #: What it was for: "batch:12", a voucher serial, "topup:7", a payment reference.
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(db.Model):
+    """A key an agent's point-of-sale system uses as ``Authorization: Bearer <key>``."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    #: The first characters of the key, shown to tell keys apart (not enough to use it).
+    prefix: Mapped[str] = mapped_column(String(12))
+    #: SHA-256 of the whole key; the key itself is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    agent = relationship("Agent")

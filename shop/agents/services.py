@@ -1,13 +1,20 @@
-"""Agent rules: creating agents (float, staff and sales come with the agents issue)."""
+"""Agent rules: creating and suspending agents, crediting their float, API keys."""
 
+import hashlib
 import re
+import secrets
+from datetime import timedelta
 
-from shop.agents.models import Agent
+from shop.agents import ledger
+from shop.agents.models import Agent, AgentStatus, ApiKey, LedgerKind
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
+from shop.timeutil import utcnow
 
 AGENT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+#: How often a key's "last used" time is written (not on every request).
+KEY_USE_RECORD_INTERVAL = timedelta(minutes=1)
 
 
 class AgentError(Exception):
@@ -82,3 +89,128 @@ def create_agent(
     )
     db.session.commit()
     return agent
+
+
+def credit_agent(
+    code: str, amount: int, *, note: str = "", reference: str = "", actor: Actor | None = None
+) -> int:
+    """Record a credit purchase: add float to an agent and commit; return the new balance."""
+    begin_write(db.session)
+    agent = get_agent_by_code(code)
+    balance = ledger.credit_float(
+        agent.id,
+        amount,
+        kind=LedgerKind.CREDIT_PURCHASE,
+        reference=reference or "credit",
+        actor=actor,
+        note=note,
+    )
+    record_event(
+        "agent.credited",
+        actor,
+        object_type="agent",
+        object_id=agent.code,
+        agent_id=agent.id,
+        details={"amount": amount, "balance": balance, "note": note[:200]},
+    )
+    db.session.commit()
+    return balance
+
+
+def set_agent_status(code: str, status: AgentStatus, actor: Actor | None = None) -> Agent:
+    """Suspend or reactivate an agent and commit; a suspended agent sells nothing."""
+    begin_write(db.session)
+    agent = get_agent_by_code(code)
+    if agent.status != status:
+        agent.status = status
+        record_event(
+            f"agent.{status.value}",
+            actor,
+            object_type="agent",
+            object_id=agent.code,
+            agent_id=agent.id,
+        )
+        db.session.commit()
+    return agent
+
+
+API_KEY_PREFIX = "wdk_"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(code: str, label: str = "", actor: Actor | None = None) -> tuple[ApiKey, str]:
+    """Create an API key for an agent and commit; return it with the key, shown only this once."""
+    begin_write(db.session)
+    agent = get_agent_by_code(code)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(
+        agent_id=agent.id,
+        label=(label or "").strip()[:80],
+        prefix=key[:12],
+        key_hash=_key_hash(key),
+        created_by_id=actor.user_id if actor else None,
+    )
+    db.session.add(api_key)
+    db.session.flush()
+    record_event(
+        "api_key.created",
+        actor,
+        object_type="api_key",
+        object_id=api_key.id,
+        agent_id=agent.id,
+        details={"label": api_key.label, "prefix": api_key.prefix},
+    )
+    db.session.commit()
+    return api_key, key
+
+
+def revoke_api_key(agent_id: int, key_id: int, actor: Actor | None = None) -> ApiKey:
+    """Revoke one of an agent's API keys and commit."""
+    begin_write(db.session)
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None or api_key.agent_id != agent_id:
+        raise ApiKeyNotFound(str(key_id))
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        record_event(
+            "api_key.revoked", actor, object_type="api_key", object_id=api_key.id, agent_id=agent_id
+        )
+        db.session.commit()
+    return api_key
+
+
+def authenticate_api_key(key: str) -> ApiKey | None:
+    """Return the live API key matching ``key``, or None (unknown, malformed or revoked)."""
+    if not key or not key.startswith(API_KEY_PREFIX) or len(key) > 100:
+        return None
+    api_key = db.session.execute(
+        db.select(ApiKey).filter_by(key_hash=_key_hash(key))
+    ).scalar_one_or_none()
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at > KEY_USE_RECORD_INTERVAL:
+        db.session.execute(
+            db.update(ApiKey)
+            .where(ApiKey.id == api_key.id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return api_key
+
+
+def list_api_keys(agent_id: int) -> list[ApiKey]:
+    """Return an agent's API keys, newest first."""
+    return list(
+        db.session.execute(
+            db.select(ApiKey).filter_by(agent_id=agent_id).order_by(ApiKey.id.desc())
+        ).scalars()
+    )
+
+
+class ApiKeyNotFound(AgentError):
+    """No such key of this agent."""

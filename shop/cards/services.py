@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 
 from shop.audit.services import Actor, record_event
 from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
@@ -140,6 +140,11 @@ class AppliedTopUp:
 _CARD = Card.__table__
 _TOPUP = TopUp.__table__
 #: Prepared statements of a top-up, compiled once per process.
+_LOCK_CARD = (
+    select(_CARD.c.id, _CARD.c.number, _CARD.c.status, _CARD.c.data_balance_mb, _CARD.c.expires_at)
+    .where(_CARD.c.number == bindparam("card_number"))
+    .with_for_update()
+)
 _CREDIT_CARD = (
     update(_CARD)
     .where(_CARD.c.id == bindparam("card_id"))
@@ -149,6 +154,18 @@ _CREDIT_CARD = (
     )
 )
 _INSERT_TOPUP = insert(_TOPUP).returning(_TOPUP.c.id)
+
+
+def lock_card(number: str) -> CardState:
+    """Return a card's state, locked until the transaction ends.
+
+    ``FOR UPDATE`` on PostgreSQL; on SQLite the write lock of the ``begin_write`` use case.
+    """
+    normalised = normalise_card_number(number)
+    row = db.session.connection().execute(_LOCK_CARD, {"card_number": normalised}).first()
+    if row is None:
+        raise CardNotFound(normalised)
+    return CardState(*row)
 
 
 def apply_pack(

@@ -87,6 +87,7 @@ def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, co
                 batch.agent_id,
                 constants["status"],
                 product.price,
+                constants["cost"],
                 product.currency,
                 product.data_mb,
                 product.validity_days,
@@ -116,13 +117,15 @@ def generate_batch(
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     commit: bool = True,
+    unit_cost: int | None = None,
 ) -> GeneratedBatch:
     """Generate ``count`` vouchers of ``product`` in one transaction: all of them or none.
 
     PINs are hashed and encrypted as they are made and inserted in chunks, so memory stays
     flat. ``progress(done)`` is called after each chunk; if it (or anything) raises, nothing
     stays. With ``keep_pins`` the clear PINs are returned for printing once. With
-    ``commit=False`` the caller owns the transaction (a sale that also debits a float).
+    ``commit=False`` the caller owns the transaction (a sale that also debits a float), and
+    ``unit_cost`` is what the selling agent pays for each voucher.
     """
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_SIZE:
         raise InvalidBatch("count", f"from 1 to {MAX_BATCH_SIZE} vouchers")
@@ -148,6 +151,7 @@ def generate_batch(
                 keep_pins,
                 progress,
                 chunk_size,
+                unit_cost,
             )
         except IntegrityError:
             undo()  # two PINs hashed alike: draw them all again
@@ -174,6 +178,7 @@ def _generate(
     keep_pins,
     progress,
     chunk_size,
+    unit_cost,
 ) -> GeneratedBatch:
     now = utcnow()
     batch = VoucherBatch(
@@ -202,6 +207,7 @@ def _generate(
         },
     )
     constants["sold_by_id"] = actor.user_id if actor and active else None
+    constants["cost"] = unit_cost
     pins: list[str] = []
     for start in range(1, count + 1, chunk_size):
         stop = min(start + chunk_size, count + 1)

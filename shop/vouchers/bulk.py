@@ -18,6 +18,7 @@ COLUMNS = (
     "agent_id",
     "status",
     "face_value",
+    "cost",
     "currency",
     "data_mb",
     "validity_days",

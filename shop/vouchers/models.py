@@ -83,6 +83,8 @@ class Voucher(db.Model):
     )
     #: What the voucher was sold as, fixed at generation even if the pack changes later.
     face_value: Mapped[int]
+    #: What the selling agent paid for it (face value less its discount); empty until sold by one.
+    cost: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(3))
     data_mb: Mapped[int]
     validity_days: Mapped[int]

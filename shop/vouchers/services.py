@@ -239,3 +239,27 @@ def get_voucher_by_serial(serial: str, *, agent_id: int | None = None) -> Vouche
 def reveal_pin(voucher: Voucher) -> str:
     """Decrypt a voucher's PIN for an authorised reprint; the caller audits the reprint."""
     return pin_vault().decrypt(voucher.pin_ciphertext, voucher.serial, voucher.pin_key)
+
+
+def printable_batch(batch_id: int, *, agent_name: str = "") -> list:
+    """Return a batch's vouchers ready to print, PINs decrypted (an authorised reprint)."""
+    from shop.vouchers.pdf import PrintableVoucher
+
+    vouchers = db.session.execute(
+        db.select(Voucher).filter_by(batch_id=batch_id).order_by(Voucher.serial)
+    ).scalars()
+    return [
+        PrintableVoucher(
+            serial=voucher.serial,
+            pin=reveal_pin(voucher),
+            pack_name=voucher.product.name,
+            data_mb=voucher.data_mb,
+            validity_days=voucher.validity_days,
+            coverage=tuple(voucher.product.coverage),
+            face_value=voucher.face_value,
+            currency=voucher.currency,
+            expires_at=voucher.expires_at,
+            agent_name=agent_name,
+        )
+        for voucher in vouchers
+    ]
