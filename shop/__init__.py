@@ -3,10 +3,11 @@
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, abort, request
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from shop import config as shop_config
 from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection
@@ -24,6 +25,13 @@ SECURITY_HEADERS = {
 }
 
 
+class RowIdConverter(IntegerConverter):
+    """``<id:...>`` URL parts: a row id that fits every backend's integer (else 404, not 500)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
 def create_app(config: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app: defaults, then ``instance/``, then the environment, then ``config``."""
     app = Flask(
@@ -32,6 +40,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
         instance_path=instance_path,
         instance_relative_config=True,
     )
+    app.url_map.converters["id"] = RowIdConverter
     load_configuration(app, config or {})
     configure_logging(app)
     register_extensions(app)
@@ -133,13 +142,24 @@ def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
     from shop.admin.routes import bp as admin_bp
+    from shop.agents.routes import bp as agents_bp
     from shop.audit.routes import bp as audit_bp
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
     from shop.vouchers.routes import bp as vouchers_bp
 
-    blueprints = (catalog_bp, cards_bp, vouchers_bp, auth_bp, admin_bp, audit_bp, i18n.bp, api.bp)
+    blueprints = (
+        catalog_bp,
+        cards_bp,
+        vouchers_bp,
+        agents_bp,
+        auth_bp,
+        admin_bp,
+        audit_bp,
+        i18n.bp,
+        api.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
@@ -165,6 +185,17 @@ def register_commands(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """Security headers on every response."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No input of the shop may hold a NUL: PostgreSQL refuses it in text (a 500 otherwise).
+        if (
+            "\x00" in request.path
+            or any("\x00" in value for value in request.args.values())
+            or (request.form and any("\x00" in value for value in request.form.values()))
+            or (request.is_json and b"\\u0000" in request.get_data(cache=True))
+        ):
+            abort(400, description="The request contains a NUL character.")
 
     @app.after_request
     def add_security_headers(response):

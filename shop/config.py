@@ -68,6 +68,8 @@ class Defaults:
     PIN_FAILURES_GLOBAL = "600 per minute"
     #: Requests per client address to the redeem page and endpoint, whatever their outcome.
     REDEEM_REQUESTS_PER_CLIENT = "120 per minute"
+    #: Below this float (minor units) the counter shows a low-float banner.
+    LOW_FLOAT_THRESHOLD = 10_000
     #: How long after a sale an agent may void an unredeemed voucher for a refund.
     VOID_WINDOW_HOURS = 24
     PASSWORD_RESET_MAX_AGE = 60 * 60

@@ -65,6 +65,15 @@ class Sale:
     balance: int
 
 
+def _pay(agent: Agent, cost: int, reference: str, actor: Actor) -> int:
+    """Debit the float; a free sale (a 100 % discount) moves nothing and writes no entry."""
+    if cost == 0:
+        return agent.balance
+    return ledger.debit_float(
+        agent.id, cost, kind=LedgerKind.SALE, reference=reference, actor=actor
+    )
+
+
 def _agent(agent_id: int) -> Agent:
     agent = db.session.get(Agent, agent_id)
     if agent is None:
@@ -104,13 +113,7 @@ def sell_vouchers(agent_id: int, sku: str, quantity: int, actor: Actor) -> Sale:
             commit=False,
             unit_cost=unit_cost,
         )
-        balance = ledger.debit_float(
-            agent.id,
-            unit_cost * quantity,
-            kind=LedgerKind.SALE,
-            reference=f"batch:{generated.batch.id}",
-            actor=actor,
-        )
+        balance = _pay(agent, unit_cost * quantity, f"batch:{generated.batch.id}", actor)
     except BaseException:
         db.session.rollback()
         raise
@@ -146,9 +149,7 @@ def activate_stock(agent_id: int, serial: str, actor: Actor) -> tuple[Voucher, i
             voucher, VoucherStatus.ACTIVE, actor, extra=extra, agent_id=agent.id
         ):
             raise NotStock("changed meanwhile")
-        balance = ledger.debit_float(
-            agent.id, cost, kind=LedgerKind.SALE, reference=voucher.serial, actor=actor
-        )
+        balance = _pay(agent, cost, voucher.serial, actor)
     except BaseException:
         db.session.rollback()
         raise
@@ -214,13 +215,7 @@ def counter_top_up(agent_id: int, sku: str, card_number: str, actor: Actor, *, c
             agent_id=agent.id,
             reference=f"agent:{agent.code}",
         )
-        balance = ledger.debit_float(
-            agent.id,
-            agent.wholesale_cost(product.price),
-            kind=LedgerKind.SALE,
-            reference=f"topup:{topup.id}",
-            actor=actor,
-        )
+        balance = _pay(agent, agent.wholesale_cost(product.price), f"topup:{topup.id}", actor)
         record_event(
             "card.topped_up",
             actor,

@@ -146,7 +146,7 @@ def create_vouchers():
     return response
 
 
-@bp.get("/batches/<int:batch_id>.pdf")
+@bp.get("/batches/<id:batch_id>.pdf")
 @agent_key_required
 def batch_pdf(batch_id):
     """Return the printable vouchers of one of the agent's batches (A4 or 80 mm receipt)."""

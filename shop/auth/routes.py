@@ -22,6 +22,8 @@ bp = Blueprint("auth", __name__)
 def _landing_endpoint(user) -> str:
     if user.role == Role.ADMIN:
         return "admin.index"
+    if user.role.is_agent_role:
+        return "agents.counter"
     return "auth.account"
 
 

@@ -80,7 +80,7 @@ def admin_cards():
     ), status
 
 
-@bp.route("/admin/cards/<int:card_id>")
+@bp.route("/admin/cards/<id:card_id>")
 @admin_required
 def admin_card(card_id):
     """One card with its full top-up history."""
@@ -96,7 +96,7 @@ def admin_card(card_id):
     )
 
 
-@bp.route("/admin/cards/<int:card_id>/status", methods=["POST"])
+@bp.route("/admin/cards/<id:card_id>/status", methods=["POST"])
 @admin_required
 def admin_set_card_status(card_id):
     """Suspend or reactivate a card."""

@@ -85,7 +85,7 @@ def admin_new_product():
     return render_template("catalog/admin_product_form.html", form=form, product=None), status
 
 
-@bp.route("/admin/products/<int:product_id>/edit", methods=["GET", "POST"])
+@bp.route("/admin/products/<id:product_id>/edit", methods=["GET", "POST"])
 @admin_required
 def admin_edit_product(product_id):
     """Edit a pack."""
@@ -113,7 +113,7 @@ def admin_edit_product(product_id):
     return render_template("catalog/admin_product_form.html", form=form, product=item), status
 
 
-@bp.route("/admin/products/<int:product_id>/active", methods=["POST"])
+@bp.route("/admin/products/<id:product_id>/active", methods=["POST"])
 @admin_required
 def admin_set_product_active(product_id):
     """Put a pack on sale or take it off sale."""

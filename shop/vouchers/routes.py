@@ -164,7 +164,7 @@ def admin_generate_batch():
     ), 400
 
 
-@bp.route("/admin/vouchers/batches/<int:batch_id>")
+@bp.route("/admin/vouchers/batches/<id:batch_id>")
 @admin_required
 def admin_batch(batch_id):
     """One batch: counts by status, its vouchers (no PINs), export and disable actions."""
@@ -186,7 +186,7 @@ def admin_batch(batch_id):
     )
 
 
-@bp.route("/admin/vouchers/batches/<int:batch_id>/export", methods=["POST"])
+@bp.route("/admin/vouchers/batches/<id:batch_id>/export", methods=["POST"])
 @admin_required
 def admin_export_batch(batch_id):
     """Download an inactive batch with its PINs for the print house, once."""
@@ -204,7 +204,7 @@ def admin_export_batch(batch_id):
     return response
 
 
-@bp.route("/admin/vouchers/batches/<int:batch_id>/disable", methods=["POST"])
+@bp.route("/admin/vouchers/batches/<id:batch_id>/disable", methods=["POST"])
 @admin_required
 def admin_disable_batch(batch_id):
     """Disable a whole batch or a serial range of it."""

@@ -1,0 +1,459 @@
+"""The counter screen for an agent's staff, and the operator's agent pages."""
+
+import io
+from datetime import datetime, time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.agents import ledger, sales
+from shop.agents import services as agent_services
+from shop.agents.forms import (
+    AgentForm,
+    CounterRedeemForm,
+    CounterTopUpForm,
+    CreditForm,
+    SellForm,
+    SerialForm,
+)
+from shop.agents.models import Agent, AgentStatus, LedgerEntry
+from shop.audit.services import record_event
+from shop.auth.decorators import admin_required, role_required
+from shop.auth.models import Role
+from shop.cards.forms import card_number_problem
+from shop.cards.numbers import InvalidCardNumber
+from shop.cards.services import CardNotFound, CardSuspended
+from shop.catalog import services as catalog_services
+from shop.extensions import db
+from shop.throttle import Throttled
+from shop.timeutil import utcnow
+from shop.vouchers import batches, pdf
+from shop.vouchers import services as voucher_services
+from shop.vouchers.messages import REDEMPTION_MESSAGES
+from shop.vouchers.models import Voucher, VoucherStatus
+from shop.vouchers.pins import InvalidPin
+from shop.web import current_actor
+
+bp = Blueprint("agents", __name__)
+
+counter_staff = role_required(Role.AGENT_STAFF, Role.AGENT_MANAGER)
+
+
+def _my_agent() -> Agent:
+    """Return the agent of the logged-in staff member (admins have no counter)."""
+    if current_user.agent_id is None:
+        abort(403)
+    return db.session.get(Agent, current_user.agent_id)
+
+
+def _pack_choices(agent: Agent) -> list[tuple[str, str]]:
+    return [
+        (product.sku, f"{product.name} · {agent.wholesale_cost(product.price)}")
+        for product in catalog_services.list_active_products()
+        if product.currency == agent.currency
+    ]
+
+
+def _today_start() -> datetime:
+    now = utcnow()
+    return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+
+
+def _counter_page(agent: Agent, *, sell=None, redeem=None, topup=None, status=200):
+    choices = _pack_choices(agent)
+    sell = sell or SellForm()
+    topup = topup or CounterTopUpForm()
+    sell.sku.choices = topup.sku.choices = choices
+    sold_today = (
+        db.session.execute(
+            db.select(Voucher)
+            .filter(
+                Voucher.agent_id == agent.id,
+                Voucher.sold_by_id == current_user.id,
+                Voucher.sold_at >= _today_start(),
+            )
+            .order_by(Voucher.sold_at.desc())
+            .limit(200)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "agents/counter.html",
+        agent=agent,
+        sell=sell,
+        redeem=redeem or CounterRedeemForm(),
+        topup=topup,
+        lookup=SerialForm(),
+        sold_today=sold_today,
+        low_float=agent.balance < current_app.config["LOW_FLOAT_THRESHOLD"],
+    ), status
+
+
+@bp.route("/counter")
+@counter_staff
+def counter():
+    """Show the counter: sell, redeem, top up, look up, and this staff member's sales today."""
+    return _counter_page(_my_agent())
+
+
+@bp.route("/counter/sell", methods=["POST"])
+@counter_staff
+def sell():
+    """Sell vouchers paid from the float, then show the sale to print."""
+    agent = _my_agent()
+    form = SellForm()
+    form.sku.choices = _pack_choices(agent)
+    if not form.validate_on_submit():
+        return _counter_page(agent, sell=form, status=400)
+    try:
+        sale = sales.sell_vouchers(agent.id, form.sku.data, form.quantity.data, current_actor())
+    except ledger.InsufficientCredit:
+        form.quantity.errors.append(
+            _("The float cannot pay for this sale. Ask your manager to top it up.")
+        )
+    except ledger.AgentSuspended:
+        form.sku.errors.append(_("This shop is suspended and cannot sell."))
+    except (catalog_services.ProductNotFound, sales.SaleError):
+        form.sku.errors.append(_("This pack cannot be sold."))
+    else:
+        flash(_("Sold %(count)d vouchers.", count=len(sale.vouchers)), "success")
+        return redirect(url_for("agents.counter_batch", batch_id=sale.batch.id))
+    return _counter_page(agent, sell=form, status=409)
+
+
+def _own_batch(batch_id: int):
+    try:
+        return batches.get_batch(batch_id, agent_id=_my_agent().id)
+    except batches.BatchNotFound:
+        abort(404)
+
+
+@bp.route("/counter/batches/<id:batch_id>")
+@counter_staff
+def counter_batch(batch_id):
+    """Show a sale: its vouchers and the buttons that print them."""
+    batch = _own_batch(batch_id)
+    vouchers = (
+        db.session.execute(
+            db.select(Voucher).filter_by(batch_id=batch.id).order_by(Voucher.serial).limit(500)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template("agents/counter_batch.html", batch=batch, vouchers=vouchers)
+
+
+def _pdf_response(printable, layout: str, name: str):
+    context = pdf.print_context(current_app.config)
+    content = (pdf.render_receipts if layout == "receipt" else pdf.render_a4_sheets)(
+        printable, context
+    )
+    response = send_file(io.BytesIO(content), mimetype="application/pdf", download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/counter/batches/<id:batch_id>.pdf")
+@counter_staff
+def counter_batch_pdf(batch_id):
+    """Print (or reprint) a sale's vouchers; every print is audited."""
+    batch = _own_batch(batch_id)
+    layout = "a4" if request.args.get("format") == "a4" else "receipt"
+    if batch.quantity > 1000:
+        abort(413)
+    printable = voucher_services.printable_batch(batch.id, agent_name=batch.agent.name)
+    record_event(
+        "batch.printed",
+        current_actor(),
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=batch.agent_id,
+        details={"format": layout, "count": len(printable)},
+    )
+    db.session.commit()
+    return _pdf_response(printable, layout, f"vouchers-{batch.id}-{layout}.pdf")
+
+
+@bp.route("/counter/redeem", methods=["POST"])
+@counter_staff
+def counter_redeem():
+    """Redeem a customer's PIN onto their card at the counter."""
+    agent = _my_agent()
+    form = CounterRedeemForm()
+    if not form.validate_on_submit():
+        return _counter_page(agent, redeem=form, status=400)
+    try:
+        result = voucher_services.redeem_voucher(
+            form.pin.data,
+            form.card.data,
+            channel="counter",
+            actor=current_actor(),
+            agent_id=agent.id,
+        )
+    except InvalidPin:
+        form.pin.errors.append(REDEMPTION_MESSAGES["invalid_pin"])
+    except InvalidCardNumber as exc:
+        form.card.errors.append(card_number_problem(exc))
+    except Throttled:
+        form.pin.errors.append(str(REDEMPTION_MESSAGES["rate_limited"]) % {"minutes": 10})
+    except CardNotFound:
+        form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
+    except CardSuspended:
+        form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
+    except voucher_services.RedemptionError as exc:
+        form.pin.errors.append(REDEMPTION_MESSAGES[exc.code])
+    else:
+        flash(
+            _(
+                "Redeemed: card %(number)s now has %(mb)d MB, valid until %(until)s.",
+                number=result.topup.card.number,
+                mb=result.topup.card.data_balance_mb,
+                until=result.topup.new_expires_at.date().isoformat(),
+            ),
+            "success",
+        )
+        return redirect(url_for("agents.counter"))
+    return _counter_page(agent, redeem=form, status=409)
+
+
+@bp.route("/counter/topup", methods=["POST"])
+@counter_staff
+def counter_topup():
+    """Top a customer's card up directly, paid from the float."""
+    agent = _my_agent()
+    form = CounterTopUpForm()
+    form.sku.choices = _pack_choices(agent)
+    if not form.validate_on_submit():
+        return _counter_page(agent, topup=form, status=400)
+    try:
+        topup, product, _balance = sales.counter_top_up(
+            agent.id, form.sku.data, form.card.data, current_actor(), channel="counter"
+        )
+    except InvalidCardNumber as exc:
+        form.card.errors.append(card_number_problem(exc))
+    except CardNotFound:
+        form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
+    except CardSuspended:
+        form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
+    except ledger.InsufficientCredit:
+        form.sku.errors.append(
+            _("The float cannot pay for this top-up. Ask your manager to top it up.")
+        )
+    except (ledger.AgentSuspended, catalog_services.ProductNotFound, sales.SaleError):
+        form.sku.errors.append(_("This pack cannot be sold."))
+    else:
+        flash(
+            _("%(pack)s added to card %(number)s.", pack=product.name, number=topup.card.number),
+            "success",
+        )
+        return redirect(url_for("agents.counter"))
+    return _counter_page(agent, topup=form, status=409)
+
+
+@bp.route("/counter/vouchers")
+@counter_staff
+def counter_lookup():
+    """Find one of this shop's vouchers by serial."""
+    agent = _my_agent()
+    form = SerialForm(request.args)
+    voucher = voucher_services.get_voucher_by_serial(form.serial.data or "", agent_id=agent.id)
+    if voucher is None:
+        flash(_("No voucher of this shop has this serial."), "error")
+        return redirect(url_for("agents.counter"))
+    return redirect(url_for("agents.counter_voucher", serial=voucher.serial))
+
+
+def _own_voucher(serial: str) -> Voucher:
+    voucher = voucher_services.get_voucher_by_serial(serial, agent_id=_my_agent().id)
+    if voucher is None:
+        abort(404)
+    return voucher
+
+
+@bp.route("/counter/vouchers/<serial>")
+@counter_staff
+def counter_voucher(serial):
+    """Show one voucher of this shop, with reprint, void and activation."""
+    voucher = _own_voucher(serial)
+    window_open = (
+        voucher.status == VoucherStatus.ACTIVE
+        and voucher.sold_at is not None
+        and voucher.sold_at >= utcnow() - sales.void_window()
+    )
+    return render_template("agents/counter_voucher.html", voucher=voucher, window_open=window_open)
+
+
+@bp.route("/counter/vouchers/<serial>/reprint", methods=["POST"])
+@counter_staff
+def counter_reprint(serial):
+    """Reprint one voucher as a receipt; audited."""
+    voucher = _own_voucher(serial)
+    if voucher.status not in (VoucherStatus.ACTIVE, VoucherStatus.INACTIVE):
+        flash(_("Only unused vouchers can be reprinted."), "error")
+        return redirect(url_for("agents.counter_voucher", serial=voucher.serial))
+    printable = [
+        item
+        for item in voucher_services.printable_batch(voucher.batch_id, agent_name=_my_agent().name)
+        if item.serial == voucher.serial
+    ]
+    record_event(
+        "voucher.reprinted",
+        current_actor(),
+        object_type="voucher",
+        object_id=voucher.serial,
+        agent_id=voucher.agent_id,
+    )
+    db.session.commit()
+    return _pdf_response(printable, "receipt", f"voucher-{voucher.serial}.pdf")
+
+
+@bp.route("/counter/vouchers/<serial>/void", methods=["POST"])
+@counter_staff
+def counter_void(serial):
+    """Void an unredeemed voucher within the void window; the cost returns to the float."""
+    voucher = _own_voucher(serial)
+    try:
+        sales.void_sale(voucher.agent_id, voucher.serial, current_actor())
+    except sales.VoidWindowPassed:
+        flash(_("The void window for this voucher has passed."), "error")
+    except voucher_services.RedemptionError as exc:
+        flash(REDEMPTION_MESSAGES[exc.code], "error")
+    else:
+        flash(
+            _("Voucher %(serial)s is void; its cost is back on the float.", serial=voucher.serial),
+            "success",
+        )
+    return redirect(url_for("agents.counter_voucher", serial=serial))
+
+
+@bp.route("/counter/vouchers/<serial>/activate", methods=["POST"])
+@counter_staff
+def counter_activate(serial):
+    """Sell a pre-printed voucher: it becomes redeemable and its cost is debited."""
+    voucher = _own_voucher(serial)
+    try:
+        sales.activate_stock(voucher.agent_id, voucher.serial, current_actor())
+    except ledger.InsufficientCredit:
+        flash(_("The float cannot pay for this voucher. Ask your manager to top it up."), "error")
+    except ledger.AgentSuspended:
+        flash(_("This shop is suspended and cannot sell."), "error")
+    except (sales.NotStock, voucher_services.RedemptionError):
+        flash(_("Only unsold pre-printed vouchers can be activated."), "error")
+    else:
+        flash(
+            _("Voucher %(serial)s is sold and can be redeemed now.", serial=voucher.serial),
+            "success",
+        )
+    return redirect(url_for("agents.counter_voucher", serial=serial))
+
+
+@bp.route("/admin/agents", methods=["GET", "POST"])
+@admin_required
+def admin_agents():
+    """List agents and create one."""
+    form = AgentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            agent = agent_services.create_agent(
+                form.code.data,
+                form.name.data,
+                discount_bps=form.discount_bps.data,
+                credit_limit=form.credit_limit.data,
+                actor=current_actor(),
+            )
+        except agent_services.AgentCodeTaken:
+            form.code.errors.append(_("Another agent already has this code."))
+        except agent_services.InvalidAgent:
+            form.code.errors.append(_("Check the code, name, discount and limit."))
+        else:
+            flash(_("Agent %(code)s created.", code=agent.code), "success")
+            return redirect(url_for("agents.admin_agent", code=agent.code))
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    agents = db.session.execute(db.select(Agent).order_by(Agent.code)).scalars().all()
+    return render_template("agents/admin_agents.html", agents=agents, form=form), status
+
+
+def _agent_by_code(code: str) -> Agent:
+    try:
+        return agent_services.get_agent_by_code(code)
+    except agent_services.AgentNotFound:
+        abort(404)
+
+
+@bp.route("/admin/agents/<code>")
+@admin_required
+def admin_agent(code):
+    """Show one agent: float, ledger, credit and suspension."""
+    agent = _agent_by_code(code)
+    entries = (
+        db.session.execute(
+            db.select(LedgerEntry)
+            .filter_by(agent_id=agent.id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(100)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "agents/admin_agent.html",
+        agent=agent,
+        entries=entries,
+        credit=CreditForm(),
+        ledger_total=ledger.ledger_sum(agent.id),
+    )
+
+
+@bp.route("/admin/agents/<code>/credit", methods=["POST"])
+@admin_required
+def admin_credit_agent(code):
+    """Record a credit purchase."""
+    agent = _agent_by_code(code)
+    form = CreditForm()
+    if form.validate_on_submit():
+        balance = agent_services.credit_agent(
+            agent.code, form.amount.data, note=form.note.data or "", actor=current_actor()
+        )
+        flash(
+            _(
+                "Float of %(code)s is now %(balance)s.",
+                code=agent.code,
+                balance=current_app.jinja_env.filters["money"](balance, agent.currency),
+            ),
+            "success",
+        )
+    else:
+        flash(_("The amount is a whole number of minor units greater than zero."), "error")
+    return redirect(url_for("agents.admin_agent", code=agent.code))
+
+
+@bp.route("/admin/agents/<code>/status", methods=["POST"])
+@admin_required
+def admin_agent_status(code):
+    """Suspend or reactivate an agent."""
+    agent = _agent_by_code(code)
+    try:
+        status = AgentStatus(request.form.get("status", ""))
+    except ValueError:
+        abort(400)
+    agent_services.set_agent_status(agent.code, status, actor=current_actor())
+    if status == AgentStatus.SUSPENDED:
+        flash(_("Agent %(code)s is suspended.", code=agent.code), "success")
+    else:
+        flash(_("Agent %(code)s is active again.", code=agent.code), "success")
+    return redirect(url_for("agents.admin_agent", code=agent.code))
