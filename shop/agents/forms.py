@@ -100,3 +100,26 @@ class CreditForm(FlaskForm):
     )
     note = StringField(_l("Note (payment reference)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Add float"))
+
+
+class StaffForm(FlaskForm):
+    """Add a counter staff account (manager)."""
+
+    email = StringField(
+        _l("E-mail"),
+        validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "off"},
+    )
+    password = StringField(
+        _l("First password (at least 10 characters; they can change it)"),
+        validators=[DataRequired(), Length(min=10, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Add staff member"))
+
+
+class ApiKeyForm(FlaskForm):
+    """Create an API key (manager)."""
+
+    label = StringField(_l("Label (e.g. the till's name)"), validators=[Optional(), Length(max=80)])
+    submit = SubmitField(_l("Create API key"))

@@ -7,11 +7,15 @@ records the balance right after, in the same transaction, so the balance always 
 of the agent's ledger entries. Callers own the transaction and commit it.
 """
 
+from flask import current_app
 from sqlalchemy import bindparam, insert, update
 
 from shop.agents.models import Agent, AgentStatus, LedgerEntry, LedgerKind
 from shop.audit.services import Actor
+from shop.auth.models import Role, User
 from shop.extensions import db
+from shop.mail.services import send_mail
+from shop.money import format_money
 from shop.timeutil import utcnow
 
 _AGENT = Agent.__table__
@@ -96,6 +100,8 @@ def debit_float(
             raise AgentSuspended()
         raise InsufficientCredit()
     _record(agent_id, -amount, balance, kind, reference, note, actor)
+    if balance < current_app.config["LOW_FLOAT_THRESHOLD"]:
+        _alert_low_float(agent_id, balance)
     return balance
 
 
@@ -116,7 +122,45 @@ def credit_float(
         .scalar_one()
     )
     _record(agent_id, amount, balance, kind, reference, note, actor)
+    if balance >= current_app.config["LOW_FLOAT_THRESHOLD"]:
+        db.session.execute(
+            update(Agent)
+            .where(Agent.id == agent_id, Agent.low_float_alerted_at.is_not(None))
+            .values(low_float_alerted_at=None)
+            .execution_options(synchronize_session=False)
+        )
     return balance
+
+
+def _alert_low_float(agent_id: int, balance: int) -> None:
+    """E-mail the agent's managers that the float is low, once per crossing of the threshold.
+
+    The conditional update claims the alert, so of several sales crossing at once only one
+    sends it; it is part of the sale's transaction and disappears with it on a rollback.
+    """
+    claimed = db.session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id, Agent.low_float_alerted_at.is_(None))
+        .values(low_float_alerted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return
+    agent = db.session.get(Agent, agent_id)
+    threshold = current_app.config["LOW_FLOAT_THRESHOLD"]
+    managers = db.session.execute(
+        db.select(User.email).filter_by(agent_id=agent_id, role=Role.AGENT_MANAGER, active=True)
+    ).scalars()
+
+    def money(amount: int) -> str:
+        return format_money(amount, agent.currency)
+
+    body = (
+        f"The float of {agent.name} ({agent.code}) is {money(balance)}, below {money(threshold)}.\n"
+        f"Buy more credit before sales stop at the limit of {money(-agent.credit_limit)}.\n"
+    )
+    for email in managers:
+        send_mail(email, f"Low float at {agent.code}", body, kind="low_float")
 
 
 def ledger_sum(agent_id: int) -> int:

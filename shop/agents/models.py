@@ -51,6 +51,9 @@ class Agent(db.Model):
     balance: Mapped[int] = mapped_column(default=0)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the managers were told the float fell below the low-float threshold; cleared when
+    #: a credit lifts it above again, so they are told once per crossing.
+    low_float_alerted_at: Mapped[datetime | None]
 
     def wholesale_cost(self, face_value: int) -> int:
         """Return what the agent pays for a voucher of ``face_value``: the discount rounds down."""

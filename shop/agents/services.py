@@ -3,10 +3,10 @@
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from shop.agents import ledger
-from shop.agents.models import Agent, AgentStatus, ApiKey, LedgerKind
+from shop.agents.models import Agent, AgentStatus, ApiKey, LedgerEntry, LedgerKind
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
@@ -214,3 +214,31 @@ def list_api_keys(agent_id: int) -> list[ApiKey]:
 
 class ApiKeyNotFound(AgentError):
     """No such key of this agent."""
+
+
+def statement(agent_id: int, first_day, last_day) -> tuple[int, list[LedgerEntry]]:
+    """Return the opening balance before ``first_day`` and the ledger entries up to ``last_day``.
+
+    Days are inclusive, in UTC; each entry carries its own balance after, the running balance.
+    """
+    start = datetime.combine(first_day, time.min, tzinfo=UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
+    opening = db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.agent_id == agent_id, LedgerEntry.created_at < start
+        )
+    ).scalar_one()
+    entries = (
+        db.session.execute(
+            db.select(LedgerEntry)
+            .where(
+                LedgerEntry.agent_id == agent_id,
+                LedgerEntry.created_at >= start,
+                LedgerEntry.created_at < end,
+            )
+            .order_by(LedgerEntry.id)
+        )
+        .scalars()
+        .all()
+    )
+    return opening, list(entries)

@@ -305,3 +305,33 @@ def load_user_by_session_token(token: str) -> User | None:
     if user is None or not user.active:
         return None
     return user
+
+
+class UserNotFound(AccountError):
+    """No such user (of this agent)."""
+
+
+def set_user_active(
+    user_id: int, active: bool, *, agent_id: int | None = None, actor: Actor | None = None
+) -> User:
+    """Deactivate or reactivate an account and commit; ``agent_id`` limits it to that agent's staff.
+
+    Deactivating also ends every session of the account.
+    """
+    begin_write(db.session)
+    user = db.session.get(User, user_id)
+    if user is None or (agent_id is not None and user.agent_id != agent_id):
+        raise UserNotFound(str(user_id))
+    if user.active != active:
+        user.active = active
+        if not active:
+            user.session_token = new_session_token()
+        record_event(
+            "user.activated" if active else "user.deactivated",
+            actor,
+            object_type="user",
+            object_id=user.id,
+            agent_id=user.agent_id,
+        )
+        db.session.commit()
+    return user
