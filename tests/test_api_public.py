@@ -276,3 +276,17 @@ def test_openapi_document_describes_the_public_endpoints(client):
     assert {"/products", "/cards/{number}"} <= set(document["paths"])
     assert "get" in document["paths"]["/products"]
     assert "get" in document["paths"]["/cards/{number}"]
+
+
+def test_openapi_document_describes_every_api_route(app):
+    import re
+
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    documented = set(document["paths"])
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        assert path in documented, f"{rule.rule} is missing from the OpenAPI document"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"][path], f"{method} {rule.rule} undocumented"
