@@ -73,6 +73,8 @@ class Defaults:
     #: How long after a sale an agent may void an unredeemed voucher for a refund.
     VOID_WINDOW_HOURS = 24
     PASSWORD_RESET_MAX_AGE = 60 * 60
+    #: Largest request body (proof uploads are at most 5 MB).
+    MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     PASSWORD_MIN_LENGTH = 10
     #: Number of trusted proxies in front of the app setting X-Forwarded-For (0: none).
     PROXY_FIX_X_FOR = 0

@@ -1,6 +1,6 @@
 """Import every model so that SQLAlchemy's metadata (and Alembic) sees all tables."""
 
-from shop.agents.models import Agent, ApiKey, LedgerEntry
+from shop.agents.models import Agent, ApiKey, FloatRequest, LedgerEntry
 from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
@@ -12,6 +12,7 @@ from shop.vouchers.models import Voucher, VoucherBatch
 __all__ = [
     "Agent",
     "ApiKey",
+    "FloatRequest",
     "LedgerEntry",
     "AuditEvent",
     "Card",

@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
@@ -150,7 +151,8 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        db.session.rollback()  # end the test's transaction so the request sees committed data
+        if has_app_context():
+            db.session.rollback()  # end the test's transaction so the request sees committed data
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -123,3 +124,27 @@ class ApiKeyForm(FlaskForm):
 
     label = StringField(_l("Label (e.g. the till's name)"), validators=[Optional(), Length(max=80)])
     submit = SubmitField(_l("Create API key"))
+
+
+class FloatRequestForm(FlaskForm):
+    """Ask the operator for more float (manager)."""
+
+    amount = StringField(
+        _l("Amount (e.g. 250.00)"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\s*\d{1,7}(\.\d{1,2})?\s*$", message=_l("An amount such as 250.00.")),
+        ],
+    )
+    payment_reference = StringField(
+        _l("Payment reference (bank transfer, receipt number)"),
+        validators=[DataRequired(), Length(max=80)],
+    )
+    proof = FileField(_l("Proof of payment (PDF, PNG or JPEG, at most 5 MB; optional)"))
+    submit = SubmitField(_l("Send request"))
+
+
+class DecisionForm(FlaskForm):
+    """Approve or reject a float request (admin)."""
+
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

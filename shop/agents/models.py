@@ -115,3 +115,40 @@ class ApiKey(db.Model):
     revoked_at: Mapped[datetime | None]
 
     agent = relationship("Agent")
+
+
+class FloatRequestStatus(enum.StrEnum):
+    """Where a manager's request for more float stands."""
+
+    PENDING = "pending"  #: waiting for the operator
+    APPROVED = "approved"  #: the credit was written; final
+    REJECTED = "rejected"  #: nothing was credited; final
+
+
+class FloatRequest(db.Model):
+    """A manager's request for a float top-up, with the payment's reference and proof."""
+
+    __tablename__ = "float_request"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    #: Requested credit in minor units of the agent's currency.
+    amount: Mapped[int]
+    payment_reference: Mapped[str] = mapped_column(String(80))
+    #: Proof of payment kept in ``instance/uploads/``: stored file name, type and SHA-256.
+    proof_file: Mapped[str] = mapped_column(String(80), default="")
+    proof_type: Mapped[str] = mapped_column(String(40), default="")
+    proof_sha256: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[FloatRequestStatus] = mapped_column(
+        Enum(FloatRequestStatus, native_enum=False, length=16, values_callable=_values),
+        default=FloatRequestStatus.PENDING,
+        index=True,
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decision_note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    agent = relationship("Agent")

@@ -31,7 +31,6 @@ from shop.agents.models import Agent, AgentStatus, LedgerEntry
 from shop.audit.services import record_event
 from shop.auth.decorators import admin_required, role_required
 from shop.auth.models import Role
-from shop.cards.forms import card_number_problem
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog import services as catalog_services
@@ -40,7 +39,7 @@ from shop.throttle import Throttled
 from shop.timeutil import utcnow
 from shop.vouchers import batches, pdf
 from shop.vouchers import services as voucher_services
-from shop.vouchers.messages import REDEMPTION_MESSAGES
+from shop.vouchers.messages import REDEMPTION_MESSAGES, explain_refusal
 from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import InvalidPin
 from shop.web import current_actor
@@ -202,18 +201,20 @@ def counter_redeem():
             actor=current_actor(),
             agent_id=agent.id,
         )
-    except InvalidPin:
-        form.pin.errors.append(REDEMPTION_MESSAGES["invalid_pin"])
-    except InvalidCardNumber as exc:
-        form.card.errors.append(card_number_problem(exc))
-    except Throttled:
-        form.pin.errors.append(str(REDEMPTION_MESSAGES["rate_limited"]) % {"minutes": 10})
-    except CardNotFound:
-        form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
-    except CardSuspended:
-        form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
-    except voucher_services.RedemptionError as exc:
-        form.pin.errors.append(REDEMPTION_MESSAGES[exc.code])
+    except Throttled as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        form.pin.errors.append(str(REDEMPTION_MESSAGES["rate_limited"]) % {"minutes": minutes})
+        return _counter_page(agent, redeem=form, status=429)
+    except (
+        InvalidPin,
+        InvalidCardNumber,
+        CardNotFound,
+        CardSuspended,
+        voucher_services.RedemptionError,
+    ) as exc:
+        field, message, status = explain_refusal(exc)
+        getattr(form, field).errors.append(message)
+        return _counter_page(agent, redeem=form, status=status)
     else:
         flash(
             _(
@@ -225,7 +226,6 @@ def counter_redeem():
             "success",
         )
         return redirect(url_for("agents.counter"))
-    return _counter_page(agent, redeem=form, status=409)
 
 
 @bp.route("/counter/topup", methods=["POST"])
@@ -241,12 +241,10 @@ def counter_topup():
         topup, product, _balance = sales.counter_top_up(
             agent.id, form.sku.data, form.card.data, current_actor(), channel="counter"
         )
-    except InvalidCardNumber as exc:
-        form.card.errors.append(card_number_problem(exc))
-    except CardNotFound:
-        form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
-    except CardSuspended:
-        form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
+    except (InvalidCardNumber, CardNotFound, CardSuspended) as exc:
+        field, message, status = explain_refusal(exc)
+        getattr(form, field).errors.append(message)
+        return _counter_page(agent, topup=form, status=status)
     except ledger.InsufficientCredit:
         form.sku.errors.append(
             _("The float cannot pay for this top-up. Ask your manager to top it up.")

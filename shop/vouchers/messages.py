@@ -40,3 +40,24 @@ REDEMPTION_HTTP_STATUS = {
     "card_suspended": 409,
     "rate_limited": 429,
 }
+
+
+def explain_refusal(exc) -> tuple[str, str, int]:
+    """Return (form field, translated message, HTTP status) for a refused redemption.
+
+    Shared by the public redeem page and the counter, so both say the same thing.
+    """
+    from shop.cards.forms import card_number_problem
+    from shop.cards.numbers import InvalidCardNumber
+    from shop.cards.services import CardNotFound, CardSuspended
+    from shop.vouchers.pins import InvalidPin
+
+    if isinstance(exc, InvalidPin):
+        return "pin", str(REDEMPTION_MESSAGES["invalid_pin"]), 422
+    if isinstance(exc, InvalidCardNumber):
+        return "card", card_number_problem(exc), 422
+    if isinstance(exc, CardNotFound):
+        return "card", str(REDEMPTION_MESSAGES["card_not_found"]), 404
+    if isinstance(exc, CardSuspended):
+        return "card", str(REDEMPTION_MESSAGES["card_suspended"]), 409
+    return "pin", str(REDEMPTION_MESSAGES[exc.code]), REDEMPTION_HTTP_STATUS[exc.code]

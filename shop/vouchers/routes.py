@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 
 from shop.agents import services as agent_services
 from shop.auth.decorators import admin_required
-from shop.cards.forms import card_number_problem
 from shop.cards.models import TopUp
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
@@ -27,7 +26,7 @@ from shop.extensions import db, limiter
 from shop.throttle import Throttled
 from shop.vouchers import batches, services
 from shop.vouchers.forms import DisableVouchersForm, GenerateBatchForm, RedeemForm, SerialSearchForm
-from shop.vouchers.messages import REDEMPTION_HTTP_STATUS, REDEMPTION_MESSAGES
+from shop.vouchers.messages import REDEMPTION_MESSAGES, explain_refusal
 from shop.vouchers.models import Voucher
 from shop.vouchers.pins import InvalidPin
 from shop.web import current_actor
@@ -56,12 +55,6 @@ def redeem():
                 actor=current_actor(),
                 serial=form.serial.data or None,
             )
-        except InvalidPin:
-            form.pin.errors.append(REDEMPTION_MESSAGES["invalid_pin"])
-            status = 422
-        except InvalidCardNumber as exc:
-            form.card.errors.append(card_number_problem(exc))
-            status = 422
         except Throttled as exc:
             flash(
                 str(REDEMPTION_MESSAGES["rate_limited"])
@@ -70,15 +63,15 @@ def redeem():
             )
             response = render_template("vouchers/redeem.html", form=form, serial_voucher=None)
             return response, 429, {"Retry-After": str(exc.retry_after)}
-        except CardNotFound:
-            form.card.errors.append(REDEMPTION_MESSAGES["card_not_found"])
-            status = 404
-        except CardSuspended:
-            form.card.errors.append(REDEMPTION_MESSAGES["card_suspended"])
-            status = 409
-        except services.RedemptionError as exc:
-            form.pin.errors.append(REDEMPTION_MESSAGES[exc.code])
-            status = REDEMPTION_HTTP_STATUS[exc.code]
+        except (
+            InvalidPin,
+            InvalidCardNumber,
+            CardNotFound,
+            CardSuspended,
+            services.RedemptionError,
+        ) as exc:
+            field, message, status = explain_refusal(exc)
+            getattr(form, field).errors.append(message)
         else:
             session["redeemed_topup"] = result.topup.id
             return redirect(url_for("vouchers.redeemed"))

@@ -1,0 +1,131 @@
+"""Float requests: managers ask for more float with proof of payment; the operator decides."""
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.agents import float_requests
+from shop.agents.forms import DecisionForm, FloatRequestForm
+from shop.agents.models import Agent, FloatRequestStatus
+from shop.auth.decorators import admin_required, role_required
+from shop.auth.models import Role
+from shop.extensions import db
+from shop.money import InvalidAmount, parse_major_amount
+from shop.web import current_actor
+
+bp = Blueprint("float_requests", __name__)
+
+manager_only = role_required(Role.AGENT_MANAGER)
+
+
+def _my_agent() -> Agent:
+    if current_user.agent_id is None:
+        abort(403)
+    return db.session.get(Agent, current_user.agent_id)
+
+
+def _manager_page(agent: Agent, form: FloatRequestForm, status: int = 200):
+    requests = float_requests.list_requests(agent_id=agent.id)
+    return render_template(
+        "agents/float_requests.html", agent=agent, form=form, requests=requests
+    ), status
+
+
+@bp.route("/manage/float-requests", methods=["GET", "POST"])
+@manager_only
+def manager_requests():
+    """Ask for more float, and follow earlier requests."""
+    agent = _my_agent()
+    form = FloatRequestForm()
+    if form.validate_on_submit():
+        try:
+            amount = parse_major_amount(form.amount.data, agent.currency)
+            upload = form.proof.data
+            proof = upload.read(float_requests.MAX_PROOF_BYTES + 1) if upload else b""
+            float_requests.request_float(
+                agent.id, amount, form.payment_reference.data, proof, current_actor()
+            )
+        except (InvalidAmount, float_requests.InvalidRequest):
+            form.amount.errors.append(_("An amount such as 250.00, greater than zero."))
+        except float_requests.InvalidProof:
+            form.proof.errors.append(
+                _("The proof must be a PDF, PNG or JPEG file of at most 5 MB.")
+            )
+        else:
+            flash(_("Your request was sent to the operator."), "success")
+            return redirect(url_for("float_requests.manager_requests"))
+        return _manager_page(agent, form, 400)
+    return _manager_page(agent, form, 400 if request.method == "POST" else 200)
+
+
+def _send_proof(item):
+    path = float_requests.proof_path(item)
+    if path is None or not path.exists():
+        abort(404)
+    response = send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=item.proof_type,
+        as_attachment=True,
+        download_name=f"proof-{item.id}{path.suffix}",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/manage/float-requests/<id:request_id>/proof")
+@manager_only
+def manager_proof(request_id):
+    """Download the proof of one of this shop's requests."""
+    try:
+        item = float_requests.get_request(request_id, agent_id=_my_agent().id)
+    except float_requests.RequestNotFound:
+        abort(404)
+    return _send_proof(item)
+
+
+@bp.route("/admin/float-requests")
+@admin_required
+def admin_requests():
+    """List float requests, the pending ones first."""
+    pending = float_requests.list_requests(status=FloatRequestStatus.PENDING)
+    decided = [
+        item
+        for item in float_requests.list_requests(limit=100)
+        if item.status != FloatRequestStatus.PENDING
+    ]
+    return render_template(
+        "agents/admin_float_requests.html", pending=pending, decided=decided, form=DecisionForm()
+    )
+
+
+@bp.route("/admin/float-requests/<id:request_id>/proof")
+@admin_required
+def admin_proof(request_id):
+    """Download a request's proof of payment."""
+    try:
+        item = float_requests.get_request(request_id)
+    except float_requests.RequestNotFound:
+        abort(404)
+    return _send_proof(item)
+
+
+@bp.route("/admin/float-requests/<id:request_id>/<any(approve, reject):decision>", methods=["POST"])
+@admin_required
+def admin_decide(request_id, decision):
+    """Approve (credit the float once) or reject a pending request."""
+    form = DecisionForm()
+    note = form.note.data or "" if form.validate_on_submit() else ""
+    try:
+        if decision == "approve":
+            float_requests.approve_request(request_id, current_actor(), note)
+            flash(_("Request %(id)d approved; the float is credited.", id=request_id), "success")
+        else:
+            float_requests.reject_request(request_id, current_actor(), note)
+            flash(_("Request %(id)d rejected.", id=request_id), "success")
+    except float_requests.RequestNotFound:
+        abort(404)
+    except float_requests.AlreadyDecided:
+        flash(_("Request %(id)d was decided already; nothing changed.", id=request_id), "error")
+    return redirect(url_for("float_requests.admin_requests"))
