@@ -1,15 +1,26 @@
-"""Printed vouchers: read back as text and rendered to PNG, as a printer or viewer would."""
+"""Printed vouchers: read back as text and rendered to PNG, as a printer or viewer would.
+
+The scanner tests render pages with ``pdftoppm`` (poppler-utils) and decode them with ``zbarimg``
+(zbar-tools): skipped when those are missing, except under ``CI``, where they fail.
+"""
 
 import io
+import os
+import random
+import shutil
+import string
+import subprocess
 from datetime import UTC, datetime
 
 import pypdf
 import pypdfium2 as pdfium
 import pytest
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.units import mm
 
 from shop.vouchers.pdf import PrintableVoucher, PrintContext, render_a4_sheets, render_receipts
 from shop.vouchers.pins import format_pin, generate_pin, make_serial
+from shop.vouchers.symbols import qr_modules
 from tests.factories import make_agent, make_product
 
 CONTEXT = PrintContext(shop_name="Wanderdata", base_url="https://shop.example")
@@ -128,3 +139,135 @@ def test_cli_generate_writes_the_printable_pdf(app, runner, tmp_path):
     pages = text_of(target.read_bytes())
     assert len(pages) == 2
     assert "Japan 3 GB" in pages[0] and "Bangkok Airport Kiosk" in pages[0]
+
+
+def every_font(pdf: bytes):
+    """Yield every font dictionary of every page, with Type0 descendants and form XObjects'."""
+
+    def walk(resources):
+        resources = resources.get_object() if resources is not None else {}
+        for font in resources.get("/Font", {}).values():
+            font = font.get_object()
+            yield font
+            for descendant in font.get("/DescendantFonts", []):
+                yield descendant.get_object()
+        for xobject in resources.get("/XObject", {}).values():
+            xobject = xobject.get_object()
+            if xobject.get("/Subtype") == "/Form":
+                yield from walk(xobject.get("/Resources"))
+
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        yield from walk(page.get("/Resources"))
+
+
+def assert_pins_and_serials(pages: list[str], printed: list[PrintableVoucher]) -> None:
+    text = "\n".join(pages)
+    for voucher in printed:
+        pin = format_pin(voucher.pin)
+        assert [len(group) for group in pin.split(" ")] == [4, 4, 4, 4]
+        assert pin in text
+        assert voucher.serial in text
+
+
+@pytest.mark.parametrize(("count", "pages"), [(1, 1), (10, 1), (11, 2), (95, 10)])
+def test_a4_page_count_and_every_pin_and_serial_as_text(count, pages):
+    printed = vouchers(count)
+    text = text_of(render_a4_sheets(printed, CONTEXT))
+    assert len(text) == pages
+    assert_pins_and_serials(text, printed)
+    assert text[-1].count("Serial ") == count - 10 * (pages - 1)
+
+
+@pytest.mark.parametrize("count", [1, 11])
+def test_receipts_one_page_each_with_its_pin_and_serial(count):
+    printed = vouchers(count)
+    text = text_of(render_receipts(printed, CONTEXT))
+    assert len(text) == count
+    assert_pins_and_serials(text, printed)
+    for page, voucher in zip(text, printed, strict=True):
+        assert format_pin(voucher.pin) in page and voucher.serial in page
+
+
+@pytest.mark.parametrize("render", [render_a4_sheets, render_receipts])
+def test_no_font_is_left_unembedded(render):
+    pdf = render(vouchers(11), CONTEXT)
+    fonts = list(every_font(pdf))
+    assert fonts
+    names = set()
+    for font in fonts:
+        name, subtype = str(font.get("/BaseFont")), font.get("/Subtype")
+        if subtype == "/Type0":
+            assert font.get("/DescendantFonts"), f"{name}: Type0 font without descendants"
+            continue
+        descriptor = font.get("/FontDescriptor")
+        assert descriptor is not None, f"{name} ({subtype}) is not embedded: no FontDescriptor"
+        descriptor = descriptor.get_object()
+        assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), (
+            f"{name} ({subtype}) is not embedded: no font file"
+        )
+        names.add(name.split("+")[-1])
+    assert names == {"DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono-Bold", "DroidSansFallback"}
+
+
+def test_qr_matrix_is_reportlabs_own_symbol():
+    """The fast encoder gives exactly the modules of reportlab's ``QRCode.make()``."""
+    rng = random.Random(20271122)
+    alphabets = [
+        string.digits,
+        string.digits + string.ascii_uppercase + " $%*+-./:",
+        string.printable,
+        "äé€漢字 ",
+    ]
+    payloads = [(CONTEXT.qr_url(voucher.serial), "M") for voucher in vouchers(3)]
+    for _ in range(60):
+        text = "".join(rng.choice(rng.choice(alphabets)) for _ in range(rng.randint(1, 120)))
+        payloads.append((text, rng.choice("LMQH")))
+    for text, level in payloads:
+        stock = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
+        stock.addData(text)
+        stock.make()
+        assert qr_modules(text, level) == [[bool(m) for m in row] for row in stock.modules], (
+            text,
+            level,
+        )
+
+
+def require_tools(*tools: str) -> None:
+    """Skip (or, under CI, fail) when a command-line tool the test needs is not installed."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = f"{', '.join(missing)} not installed: apt-get install poppler-utils zbar-tools"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def scan_first_page(pdf: bytes, tmp_path) -> list[str]:
+    """Render page 1 at 200 dpi with pdftoppm and return what zbarimg decodes on it."""
+    require_tools("pdftoppm", "zbarimg")
+    pdf_path = tmp_path / "printed.pdf"
+    pdf_path.write_bytes(pdf)
+    out_prefix = tmp_path / "page"
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "200", "-f", "1", "-l", "1", str(pdf_path), str(out_prefix)],
+        check=True,
+        capture_output=True,
+    )
+    (png,) = tmp_path.glob("page*.png")
+    result = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True)
+    assert result.returncode in (0, 4), result.stderr  # 4: nothing found
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("render", "count", "on_first_page"),
+    [(render_a4_sheets, 12, 10), (render_receipts, 2, 1)],
+)
+def test_scanner_reads_every_qr_code_and_barcode_on_a_printed_page(
+    render, count, on_first_page, tmp_path
+):
+    printed = vouchers(count)
+    decoded = scan_first_page(render(printed, CONTEXT), tmp_path)
+    expected = [CONTEXT.qr_url(voucher.serial) for voucher in printed[:on_first_page]]
+    expected += [voucher.serial for voucher in printed[:on_first_page]]
+    assert sorted(decoded) == sorted(expected)
