@@ -7,7 +7,7 @@ from shop.auth.models import User
 from shop.cards.models import Card, TopUp
 from shop.catalog.models import Product
 from shop.mail.models import OutboxMessage
-from shop.vouchers.models import Voucher, VoucherBatch
+from shop.vouchers.models import PrintJob, Voucher, VoucherBatch
 
 __all__ = [
     "Agent",
@@ -18,6 +18,7 @@ __all__ = [
     "Card",
     "IdempotencyRecord",
     "OutboxMessage",
+    "PrintJob",
     "Product",
     "TopUp",
     "User",

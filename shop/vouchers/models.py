@@ -109,3 +109,37 @@ class Voucher(db.Model):
 
     def __repr__(self) -> str:
         return f"<Voucher {self.serial} {self.status.value}>"
+
+
+class PrintJobStatus(enum.StrEnum):
+    """Where a background print of a large batch stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PrintJob(db.Model):
+    """A large batch rendered to PDF in the background, with its progress."""
+
+    __tablename__ = "print_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batch.id"), index=True)
+    #: "a4" or "receipt".
+    layout: Mapped[str] = mapped_column(String(10))
+    status: Mapped[PrintJobStatus] = mapped_column(
+        Enum(PrintJobStatus, native_enum=False, length=10, values_callable=_values),
+        default=PrintJobStatus.QUEUED,
+    )
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int]
+    #: The finished PDF under ``instance/prints/``, sealed with the PIN key (it holds PINs).
+    file_name: Mapped[str] = mapped_column(String(80), default="")
+    error: Mapped[str] = mapped_column(String(200), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    batch = relationship("VoucherBatch")

@@ -300,8 +300,10 @@ def _cut_marks(canvas, xs: list[float], ys: list[float]) -> None:
             canvas.line(x, y - 1.5 * mm, x, y + 1.5 * mm)
 
 
-def render_a4_sheets(vouchers: list[PrintableVoucher], context: PrintContext) -> bytes:
-    """Return an A4 PDF with ten vouchers a page and cut marks."""
+def render_a4_sheets(
+    vouchers: list[PrintableVoucher], context: PrintContext, progress=None
+) -> bytes:
+    """Return an A4 PDF with ten vouchers a page and cut marks; ``progress(done)`` per page."""
     buffer = io.BytesIO()
     canvas = _new_canvas(buffer, A4)
     canvas.setTitle(f"{context.shop_name} vouchers")
@@ -322,6 +324,8 @@ def render_a4_sheets(vouchers: list[PrintableVoucher], context: PrintContext) ->
             )
         _cut_marks(canvas, xs, ys)
         canvas.showPage()
+        if progress is not None:
+            progress(min(start + per_page, len(vouchers)))
     canvas.save()
     return buffer.getvalue()
 
@@ -341,14 +345,16 @@ def _receipt_instructions() -> tuple[tuple[float, str], ...]:
     return tuple(lines)
 
 
-def render_receipts(vouchers: list[PrintableVoucher], context: PrintContext) -> bytes:
+def render_receipts(
+    vouchers: list[PrintableVoucher], context: PrintContext, progress=None
+) -> bytes:
     """Return an 80 mm wide PDF with one voucher per receipt page, for counter printers."""
     buffer = io.BytesIO()
     canvas = _new_canvas(buffer, (RECEIPT_WIDTH, RECEIPT_HEIGHT))
     canvas.setTitle(f"{context.shop_name} voucher receipts")
     block = 52 * mm
     qr_size = 26 * mm
-    for voucher in vouchers:
+    for done, voucher in enumerate(vouchers, start=1):
         _draw_voucher(
             canvas,
             voucher,
@@ -378,6 +384,8 @@ def render_receipts(vouchers: list[PrintableVoucher], context: PrintContext) -> 
             4 * mm, 5 * mm, "Keep this receipt. The PIN works once; treat it like cash."
         )
         canvas.showPage()
+        if progress is not None:
+            progress(done)
     canvas.save()
     return buffer.getvalue()
 

@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from shop.agents import services as agent_services
+from shop.audit.services import record_event
 from shop.auth.decorators import admin_required
 from shop.cards.models import TopUp
 from shop.cards.numbers import InvalidCardNumber
@@ -24,7 +25,7 @@ from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog import services as catalog_services
 from shop.extensions import db, limiter
 from shop.throttle import Throttled
-from shop.vouchers import batches, services
+from shop.vouchers import batches, printing, services
 from shop.vouchers.forms import DisableVouchersForm, GenerateBatchForm, RedeemForm, SerialSearchForm
 from shop.vouchers.messages import REDEMPTION_MESSAGES, explain_refusal
 from shop.vouchers.models import Voucher
@@ -233,3 +234,58 @@ def admin_voucher(serial):
     if voucher is None:
         abort(404)
     return render_template("vouchers/admin_voucher.html", voucher=voucher)
+
+
+@bp.route("/admin/vouchers/batches/<id:batch_id>/print", methods=["POST"])
+@admin_required
+def admin_print_batch(batch_id):
+    """Print a batch: small ones at once, large ones as a background job with progress."""
+    try:
+        batch = batches.get_batch(batch_id)
+    except batches.BatchNotFound:
+        abort(404)
+    layout = request.form.get("format", "a4")
+    if layout not in printing.LAYOUTS:
+        abort(400)
+    if batch.quantity > printing.BACKGROUND_ABOVE:
+        job = printing.start_print_job(batch, layout, current_actor())
+        return redirect(url_for("vouchers.admin_print_job", job_id=job.id))
+    content = printing.render_batch(batch, layout)
+    record_event(
+        "batch.printed",
+        current_actor(),
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=batch.agent_id,
+        details={"format": layout, "count": batch.quantity},
+    )
+    db.session.commit()
+    return _pdf(content, f"batch-{batch.id}-{layout}.pdf")
+
+
+def _pdf(content: bytes, name: str):
+    response = send_file(io.BytesIO(content), mimetype="application/pdf", download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/print-jobs/<id:job_id>")
+@admin_required
+def admin_print_job(job_id):
+    """Show a background print's progress (the page refreshes itself until it is done)."""
+    try:
+        job = printing.get_job(job_id)
+    except printing.PrintJobNotFound:
+        abort(404)
+    return render_template("vouchers/print_job.html", job=job)
+
+
+@bp.route("/admin/print-jobs/<id:job_id>.pdf")
+@admin_required
+def admin_print_job_pdf(job_id):
+    """Download a finished background print."""
+    try:
+        content = printing.job_pdf(printing.get_job(job_id), current_actor())
+    except printing.PrintJobNotFound:
+        abort(404)
+    return _pdf(content, f"print-job-{job_id}.pdf")
