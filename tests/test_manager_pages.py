@@ -431,3 +431,27 @@ def test_an_unknown_agent_status_is_refused(client, login, shop):
     assert response.status_code == 400
     fresh()
     assert db.session.get(Agent, shop.id).status == AgentStatus.ACTIVE
+
+
+def test_admin_changes_an_agents_discount_and_limit_and_a_bad_discount_changes_nothing(client, login):
+    from shop.agents import services as agent_services
+    from shop.agents.models import Agent
+
+    login("admin")
+    agent = agent_services.create_agent("TERMS", "Terms shop", discount_bps=500, credit_limit=5000)
+    agent_services.credit_agent("TERMS", 1000)
+    response = client.post(
+        "/admin/agents/TERMS/terms", data={"discount_bps": 1200, "credit_limit": 20000}
+    )
+    assert response.status_code == 302
+    db.session.rollback()
+    agent = db.session.get(Agent, agent.id)
+    assert (agent.discount_bps, agent.credit_limit) == (1200, 20000)
+    assert (
+        client.post(
+            "/admin/agents/TERMS/terms", data={"discount_bps": 20000, "credit_limit": 0}
+        ).status_code
+        == 302
+    )
+    db.session.rollback()
+    assert db.session.get(Agent, agent.id).discount_bps == 1200

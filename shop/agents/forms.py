@@ -148,3 +148,17 @@ class DecisionForm(FlaskForm):
     """Approve or reject a float request (admin)."""
 
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class TermsForm(FlaskForm):
+    """Change an agent's discount and credit limit (admin)."""
+
+    discount_bps = IntegerField(
+        _l("Discount (basis points, 1000 = 10 %)"),
+        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
+    )
+    credit_limit = IntegerField(
+        _l("Credit limit (minor units, 5000 = 50.00)"),
+        validators=[InputRequired(), NumberRange(min=0, max=100_000_000)],
+    )
+    submit = SubmitField(_l("Save terms"))

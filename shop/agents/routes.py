@@ -26,6 +26,7 @@ from shop.agents.forms import (
     CreditForm,
     SellForm,
     SerialForm,
+    TermsForm,
 )
 from shop.agents.models import Agent, AgentStatus, LedgerEntry
 from shop.audit.services import record_event
@@ -413,6 +414,7 @@ def admin_agent(code):
         agent=agent,
         entries=entries,
         credit=CreditForm(),
+        terms=TermsForm(discount_bps=agent.discount_bps, credit_limit=agent.credit_limit),
         ledger_total=ledger.ledger_sum(agent.id),
     )
 
@@ -454,4 +456,27 @@ def admin_agent_status(code):
         flash(_("Agent %(code)s is suspended.", code=agent.code), "success")
     else:
         flash(_("Agent %(code)s is active again.", code=agent.code), "success")
+    return redirect(url_for("agents.admin_agent", code=agent.code))
+
+
+@bp.route("/admin/agents/<code>/terms", methods=["POST"])
+@admin_required
+def admin_agent_terms(code):
+    """Change an agent's discount and credit limit."""
+    agent = _agent_by_code(code)
+    form = TermsForm()
+    if form.validate_on_submit():
+        try:
+            agent_services.set_agent_terms(
+                agent.code,
+                discount_bps=form.discount_bps.data,
+                credit_limit=form.credit_limit.data,
+                actor=current_actor(),
+            )
+        except agent_services.InvalidAgent:
+            flash(_("The float is already below minus this limit: add float first."), "error")
+        else:
+            flash(_("Terms of %(code)s saved.", code=agent.code), "success")
+    else:
+        flash(_("Discount is 0 to 10000 basis points; the limit is zero or more."), "error")
     return redirect(url_for("agents.admin_agent", code=agent.code))

@@ -242,3 +242,36 @@ def statement(agent_id: int, first_day, last_day) -> tuple[int, list[LedgerEntry
         .all()
     )
     return opening, list(entries)
+
+
+def set_agent_terms(
+    code: str, *, discount_bps: int, credit_limit: int, actor: Actor | None = None
+) -> Agent:
+    """Change an agent's wholesale discount and credit limit and commit.
+
+    A lower limit cannot put an agent below it: the balance must already be at or above the new
+    minus-limit (the database refuses otherwise, and so does this check first).
+    """
+    begin_write(db.session)
+    agent = get_agent_by_code(code)
+    if not 0 <= discount_bps <= 10_000:
+        raise InvalidAgent("discount_bps", "0 to 10000 basis points")
+    if credit_limit < 0:
+        raise InvalidAgent("credit_limit", "zero or more")
+    if agent.balance < -credit_limit:
+        raise InvalidAgent("credit_limit", "the float is already below minus this limit")
+    before = {"discount_bps": agent.discount_bps, "credit_limit": agent.credit_limit}
+    agent.discount_bps, agent.credit_limit = discount_bps, credit_limit
+    record_event(
+        "agent.terms_changed",
+        actor,
+        object_type="agent",
+        object_id=agent.code,
+        agent_id=agent.id,
+        details={
+            "before": before,
+            "after": {"discount_bps": discount_bps, "credit_limit": credit_limit},
+        },
+    )
+    db.session.commit()
+    return agent
