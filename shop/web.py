@@ -1,8 +1,9 @@
 """Helpers shared by the HTML views: client address, acting user, safe redirects."""
 
+import io
 from urllib.parse import urljoin, urlsplit
 
-from flask import request, url_for
+from flask import request, send_file, url_for
 from flask_login import current_user
 
 from shop.audit.services import Actor
@@ -33,3 +34,15 @@ def is_safe_next(target: str | None) -> bool:
 def safe_next(target: str | None, default_endpoint: str = "catalog.home") -> str:
     """Return ``target`` if it is safe to redirect to, else the default page."""
     return target if is_safe_next(target) else url_for(default_endpoint)
+
+
+def download_response(content: bytes, name: str, mimetype: str = "application/pdf"):
+    """Send generated or stored bytes as a download that no cache keeps (PDFs may hold PINs)."""
+    response = send_file(
+        io.BytesIO(content),
+        mimetype=mimetype,
+        as_attachment=mimetype != "application/pdf",
+        download_name=name,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

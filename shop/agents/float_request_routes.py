@@ -1,8 +1,7 @@
 """Float requests: managers ask for more float with proof of payment; the operator decides."""
 
-import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,7 +12,7 @@ from shop.auth.decorators import admin_required, role_required
 from shop.auth.models import Role
 from shop.extensions import db
 from shop.money import InvalidAmount, parse_major_amount
-from shop.web import current_actor
+from shop.web import current_actor, download_response
 
 bp = Blueprint("float_requests", __name__)
 
@@ -64,14 +63,7 @@ def _send_proof(item):
     path = float_requests.proof_path(item)
     if path is None or not path.exists():
         abort(404)
-    response = send_file(
-        io.BytesIO(path.read_bytes()),
-        mimetype=item.proof_type,
-        as_attachment=True,
-        download_name=f"proof-{item.id}{path.suffix}",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download_response(path.read_bytes(), f"proof-{item.id}{path.suffix}", item.proof_type)
 
 
 @bp.route("/manage/float-requests/<id:request_id>/proof")

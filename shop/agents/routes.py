@@ -1,6 +1,5 @@
 """The counter screen for an agent's staff, and the operator's agent pages."""
 
-import io
 from datetime import datetime, time
 
 from flask import (
@@ -11,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -38,12 +36,12 @@ from shop.catalog import services as catalog_services
 from shop.extensions import db
 from shop.throttle import Throttled
 from shop.timeutil import utcnow
-from shop.vouchers import batches, pdf
+from shop.vouchers import batches, pdf, printing
 from shop.vouchers import services as voucher_services
 from shop.vouchers.messages import REDEMPTION_MESSAGES, explain_refusal
 from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import InvalidPin
-from shop.web import current_actor
+from shop.web import current_actor, download_response
 
 bp = Blueprint("agents", __name__)
 
@@ -155,16 +153,6 @@ def counter_batch(batch_id):
     return render_template("agents/counter_batch.html", batch=batch, vouchers=vouchers)
 
 
-def _pdf_response(printable, layout: str, name: str):
-    context = pdf.print_context(current_app.config)
-    content = (pdf.render_receipts if layout == "receipt" else pdf.render_a4_sheets)(
-        printable, context
-    )
-    response = send_file(io.BytesIO(content), mimetype="application/pdf", download_name=name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.route("/counter/batches/<id:batch_id>.pdf")
 @counter_staff
 def counter_batch_pdf(batch_id):
@@ -173,17 +161,8 @@ def counter_batch_pdf(batch_id):
     layout = "a4" if request.args.get("format") == "a4" else "receipt"
     if batch.quantity > 1000:
         abort(413)
-    printable = voucher_services.printable_batch(batch.id, agent_name=batch.agent.name)
-    record_event(
-        "batch.printed",
-        current_actor(),
-        object_type="batch",
-        object_id=batch.id,
-        agent_id=batch.agent_id,
-        details={"format": layout, "count": len(printable)},
-    )
-    db.session.commit()
-    return _pdf_response(printable, layout, f"vouchers-{batch.id}-{layout}.pdf")
+    content = printing.print_batch(batch, layout, current_actor())
+    return download_response(content, f"vouchers-{batch.id}-{layout}.pdf")
 
 
 @bp.route("/counter/redeem", methods=["POST"])
@@ -315,7 +294,8 @@ def counter_reprint(serial):
         agent_id=voucher.agent_id,
     )
     db.session.commit()
-    return _pdf_response(printable, "receipt", f"voucher-{voucher.serial}.pdf")
+    content = pdf.render_receipts(printable, pdf.print_context(current_app.config))
+    return download_response(content, f"voucher-{voucher.serial}.pdf")
 
 
 @bp.route("/counter/vouchers/<serial>/void", methods=["POST"])

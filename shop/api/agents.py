@@ -1,8 +1,7 @@
 """Agent endpoints: the agent's float, selling and voiding vouchers, printing, counter top-ups."""
 
-import io
 
-from flask import current_app, g, jsonify, request, send_file
+from flask import g, jsonify, request
 
 from shop.agents import ledger, sales
 from shop.agents.models import Agent
@@ -13,15 +12,15 @@ from shop.api.errors import ApiError, invalid_request
 from shop.api.idempotency import idempotent
 from shop.api.redemptions import API_MESSAGES, topup_json
 from shop.api.validation import json_body, required_string
-from shop.audit.services import record_event
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog.services import ProductNotFound
 from shop.extensions import db
 from shop.money import money_json
-from shop.vouchers import batches, pdf
+from shop.vouchers import batches, printing
 from shop.vouchers import services as voucher_services
 from shop.vouchers.models import Voucher
+from shop.web import download_response
 
 #: Batches printed within one request; larger stock batches print from the CLI.
 MAX_PRINT = 1000
@@ -161,25 +160,8 @@ def batch_pdf(batch_id):
         raise ApiError(
             422, "batch_too_large", f"Batches over {MAX_PRINT} vouchers print from the CLI."
         )
-    printable = voucher_services.printable_batch(batch.id, agent_name=batch.agent.name)
-    context = pdf.print_context(current_app.config)
-    content = (pdf.render_a4_sheets if layout == "a4" else pdf.render_receipts)(printable, context)
-    record_event(
-        "batch.printed",
-        api_actor(),
-        object_type="batch",
-        object_id=batch.id,
-        agent_id=g.agent_id,
-        details={"format": layout, "count": len(printable)},
-    )
-    db.session.commit()
-    response = send_file(
-        io.BytesIO(content),
-        mimetype="application/pdf",
-        download_name=f"vouchers-{batch.id}-{layout}.pdf",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    content = printing.print_batch(batch, layout, api_actor())
+    return download_response(content, f"vouchers-{batch.id}-{layout}.pdf")
 
 
 @bp.get("/vouchers/<serial>")

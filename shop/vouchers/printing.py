@@ -44,6 +44,21 @@ def render_batch(batch: VoucherBatch, layout: str, progress=None) -> bytes:
     return render(printable, pdf.print_context(current_app.config), progress)
 
 
+def print_batch(batch: VoucherBatch, layout: str, actor: Actor) -> bytes:
+    """Render a batch now and record the print (every print and reprint is audited)."""
+    content = render_batch(batch, layout)
+    record_event(
+        "batch.printed",
+        actor,
+        object_type="batch",
+        object_id=batch.id,
+        agent_id=batch.agent_id,
+        details={"format": layout, "count": batch.quantity},
+    )
+    db.session.commit()
+    return content
+
+
 def _prints_folder() -> Path:
     folder = Path(current_app.instance_path) / "prints"
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ from flask import (
 from flask_babel import gettext as _
 
 from shop.agents import services as agent_services
-from shop.audit.services import record_event
 from shop.auth.decorators import admin_required
 from shop.cards.models import TopUp
 from shop.cards.numbers import InvalidCardNumber
@@ -30,7 +29,7 @@ from shop.vouchers.forms import DisableVouchersForm, GenerateBatchForm, RedeemFo
 from shop.vouchers.messages import REDEMPTION_MESSAGES, explain_refusal
 from shop.vouchers.models import Voucher
 from shop.vouchers.pins import InvalidPin
-from shop.web import current_actor
+from shop.web import current_actor, download_response
 
 bp = Blueprint("vouchers", __name__)
 
@@ -250,23 +249,8 @@ def admin_print_batch(batch_id):
     if batch.quantity > printing.BACKGROUND_ABOVE:
         job = printing.start_print_job(batch, layout, current_actor())
         return redirect(url_for("vouchers.admin_print_job", job_id=job.id))
-    content = printing.render_batch(batch, layout)
-    record_event(
-        "batch.printed",
-        current_actor(),
-        object_type="batch",
-        object_id=batch.id,
-        agent_id=batch.agent_id,
-        details={"format": layout, "count": batch.quantity},
-    )
-    db.session.commit()
-    return _pdf(content, f"batch-{batch.id}-{layout}.pdf")
-
-
-def _pdf(content: bytes, name: str):
-    response = send_file(io.BytesIO(content), mimetype="application/pdf", download_name=name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    content = printing.print_batch(batch, layout, current_actor())
+    return download_response(content, f"batch-{batch.id}-{layout}.pdf")
 
 
 @bp.route("/admin/print-jobs/<id:job_id>")
@@ -288,4 +272,4 @@ def admin_print_job_pdf(job_id):
         content = printing.job_pdf(printing.get_job(job_id), current_actor())
     except printing.PrintJobNotFound:
         abort(404)
-    return _pdf(content, f"print-job-{job_id}.pdf")
+    return download_response(content, f"print-job-{job_id}.pdf")
