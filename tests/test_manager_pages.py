@@ -433,7 +433,7 @@ def test_an_unknown_agent_status_is_refused(client, login, shop):
     assert db.session.get(Agent, shop.id).status == AgentStatus.ACTIVE
 
 
-def test_admin_changes_an_agents_discount_and_limit_and_a_bad_discount_changes_nothing(client, login):
+def test_admin_sets_discount_and_limit_and_a_bad_discount_changes_nothing(client, login):
     from shop.agents import services as agent_services
     from shop.agents.models import Agent
 

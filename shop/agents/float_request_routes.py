@@ -1,6 +1,5 @@
 """Float requests: managers ask for more float with proof of payment; the operator decides."""
 
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user

@@ -1,6 +1,5 @@
 """Agent endpoints: the agent's float, selling and voiding vouchers, printing, counter top-ups."""
 
-
 from flask import g, jsonify, request
 
 from shop.agents import ledger, sales
