@@ -45,4 +45,7 @@ def download_response(content: bytes, name: str, mimetype: str = "application/pd
         download_name=name,
     )
     response.headers["Cache-Control"] = "no-store"
+    # The counter prints a sale's PDF from a hidden frame of its own page: same-origin framing.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response

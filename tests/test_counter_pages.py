@@ -106,7 +106,7 @@ def sell_at_counter(client, quantity=1, sku=SKU):
 def sold_batch_id(client, quantity=1) -> int:
     response = sell_at_counter(client, quantity)
     assert response.status_code == 302, response.get_data(as_text=True)
-    match = re.fullmatch(r"/counter/batches/(\d+)", response.location)
+    match = re.fullmatch(r"/counter/batches/(\d+)\?new=1", response.location)
     assert match, response.location
     return int(match.group(1))
 

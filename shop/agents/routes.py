@@ -127,7 +127,7 @@ def sell():
         form.sku.errors.append(_("This pack cannot be sold."))
     else:
         flash(_("Sold %(count)d vouchers.", count=len(sale.vouchers)), "success")
-        return redirect(url_for("agents.counter_batch", batch_id=sale.batch.id))
+        return redirect(url_for("agents.counter_batch", batch_id=sale.batch.id, new=1))
     return _counter_page(agent, sell=form, status=409)
 
 
