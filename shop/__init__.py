@@ -145,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
     from shop.admin.routes import bp as admin_bp
+    from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
     from shop.agents.manager_routes import bp as agent_manager_bp
     from shop.agents.routes import bp as agents_bp
@@ -160,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
         vouchers_bp,
         agents_bp,
         agent_manager_bp,
+        agent_admin_bp,
         float_requests_bp,
         auth_bp,
         admin_bp,
