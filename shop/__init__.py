@@ -111,9 +111,10 @@ def _configure_sqlite(engine) -> None:
     def on_begin(connection):
         if connection.get_execution_options().get(SQLITE_IMMEDIATE):
             driver_connection = connection.connection.driver_connection
-            if database_path and isinstance(driver_connection, GatedSQLiteConnection):
-                driver_connection.enter_gate(database_path)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if isinstance(driver_connection, GatedSQLiteConnection):
+                driver_connection.begin_immediate(database_path)
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
 

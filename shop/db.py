@@ -135,6 +135,20 @@ class GatedSQLiteConnection(sqlite3.Connection):
         gate.acquire()
         self._gate, self._holding = gate, True
 
+    def begin_immediate(self, path: str | None) -> None:
+        """Pass the write gate (for a database file) and take SQLite's write lock.
+
+        If ``BEGIN IMMEDIATE`` fails (the lock stayed taken past the busy timeout), the gate is
+        let go at once: a writer that never began must not keep every other writer waiting.
+        """
+        if path:
+            self.enter_gate(path)
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._leave_gate()
+            raise
+
     def _leave_gate(self) -> None:
         if self._holding:
             self._holding = False
@@ -169,7 +183,9 @@ def begin_driver_write(connection) -> None:
     its transaction with the first statement and the statements lock the rows they read.
     """
     driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite":
-        if isinstance(driver, GatedSQLiteConnection) and connection.engine.url.database:
-            driver.enter_gate(connection.engine.url.database)
+    if connection.dialect.name != "sqlite":
+        return
+    if isinstance(driver, GatedSQLiteConnection):
+        driver.begin_immediate(connection.engine.url.database)
+    else:
         driver.execute("BEGIN IMMEDIATE")
