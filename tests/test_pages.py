@@ -174,3 +174,15 @@ def test_security_headers_forbid_framing_and_inline_scripts(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_nul_character_anywhere_in_a_request_is_bad_input_never_a_server_error(client, login):
+    assert client.get("/card?number=8944%0012").status_code == 400
+    assert client.get("/packs/ASIA%00-1").status_code == 400
+    assert (
+        client.post("/redeem", data={"pin": "1234\x005678", "card": "+66812345678"}).status_code
+        == 400
+    )
+    response = client.post("/api/v1/redemptions", json={"pin": "1\u00002", "card": "+66812345678"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_request"
