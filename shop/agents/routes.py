@@ -30,6 +30,7 @@ from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog import services as catalog_services
 from shop.extensions import db
+from shop.i18n import money_filter
 from shop.throttle import Throttled
 from shop.timeutil import utcnow
 from shop.vouchers import batches, pdf, printing
@@ -52,8 +53,17 @@ def _my_agent() -> Agent:
 
 
 def _pack_choices(agent: Agent) -> list[tuple[str, str]]:
+    """Return (SKU, label) of the packs this shop can sell: name, price, and what it pays."""
     return [
-        (product.sku, f"{product.name} · {agent.wholesale_cost(product.price)}")
+        (
+            product.sku,
+            _(
+                "%(pack)s · %(price)s (your cost %(cost)s)",
+                pack=product.name,
+                price=money_filter(product.price, product.currency),
+                cost=money_filter(agent.wholesale_cost(product.price), product.currency),
+            ),
+        )
         for product in catalog_services.list_active_products()
         if product.currency == agent.currency
     ]
