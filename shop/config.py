@@ -134,7 +134,9 @@ def sqlite_url(instance_path: str) -> str:
 def load_instance_secrets(instance_path: str) -> dict:
     """Return the secrets kept in ``instance/secrets.json``, generating them on first use.
 
-    The file is created exclusively, so several workers starting at once agree on one set.
+    The file is written complete under a temporary name and then hard-linked into place, which
+    fails if it exists: several workers starting at once agree on one set, and none ever reads
+    a half-written file.
     """
     path = Path(instance_path) / "secrets.json"
     if not path.exists():
@@ -145,14 +147,20 @@ def load_instance_secrets(instance_path: str) -> dict:
             + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secrets-{secrets.token_hex(8)}.json")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(generated, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
-            pass
+            pass  # another worker won the race; use its secrets
         else:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(generated, handle, indent=2)
             return generated
+        finally:
+            draft.unlink()
     return json.loads(path.read_text())
 
 

@@ -211,3 +211,15 @@ def test_insecure_cookies_for_plain_http_must_be_asked_for(tmp_path, monkeypatch
 
 def test_paypal_defaults_to_the_simulator(tmp_path):
     assert build(tmp_path).config["PAYPAL_MODE"] == "simulator"
+
+
+def test_workers_starting_at_once_agree_on_one_complete_set_of_secrets(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shop.config import load_instance_secrets
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: load_instance_secrets(str(tmp_path)), range(64)))
+    assert all(result == results[0] for result in results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.json"], "no drafts left behind"
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600

@@ -116,9 +116,10 @@ def gunicorn_on_redis(tmp_path):
             time.sleep(0.2)
     else:
         server.kill()
-        pytest.fail(
-            "gunicorn did not start: " + server.stdout.read().decode(errors="replace")[-2000:]
-        )
+        output = server.stdout.read().decode(errors="replace")[-2000:]
+        server.wait(timeout=10)
+        server.stdout.close()
+        pytest.fail("gunicorn did not start: " + output)
     yield base, card_number
     server.terminate()
     server.wait(timeout=10)
