@@ -2,26 +2,16 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from shop.agents import float_requests
+from shop.agents.access import current_agent, manager_only
 from shop.agents.forms import DecisionForm, FloatRequestForm
 from shop.agents.models import Agent, FloatRequestStatus
-from shop.auth.decorators import admin_required, role_required
-from shop.auth.models import Role
-from shop.extensions import db
+from shop.auth.decorators import admin_required
 from shop.money import InvalidAmount, parse_major_amount
 from shop.web import current_actor, download_response
 
 bp = Blueprint("float_requests", __name__)
-
-manager_only = role_required(Role.AGENT_MANAGER)
-
-
-def _my_agent() -> Agent:
-    if current_user.agent_id is None:
-        abort(403)
-    return db.session.get(Agent, current_user.agent_id)
 
 
 def _manager_page(agent: Agent, form: FloatRequestForm, status: int = 200):
@@ -35,7 +25,7 @@ def _manager_page(agent: Agent, form: FloatRequestForm, status: int = 200):
 @manager_only
 def manager_requests():
     """Ask for more float, and follow earlier requests."""
-    agent = _my_agent()
+    agent = current_agent()
     form = FloatRequestForm()
     if form.validate_on_submit():
         try:
@@ -70,7 +60,7 @@ def _send_proof(item):
 def manager_proof(request_id):
     """Download the proof of one of this shop's requests."""
     try:
-        item = float_requests.get_request(request_id, agent_id=_my_agent().id)
+        item = float_requests.get_request(request_id, agent_id=current_agent().id)
     except float_requests.RequestNotFound:
         abort(404)
     return _send_proof(item)

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.agents import services as agent_services
+from shop.agents.access import current_agent, manager_only
 from shop.agents.forms import ApiKeyForm, StaffForm
 from shop.agents.models import Agent
 from shop.auth import services as auth_services
-from shop.auth.decorators import role_required
 from shop.auth.models import Role, User
 from shop.csv_export import csv_bytes
 from shop.extensions import db
@@ -19,15 +19,8 @@ from shop.web import current_actor
 
 bp = Blueprint("agent_manager", __name__, url_prefix="/manage")
 
-manager_only = role_required(Role.AGENT_MANAGER)
 #: The longest statement one page or file covers.
 MAX_STATEMENT_DAYS = 366
-
-
-def _my_agent() -> Agent:
-    if current_user.agent_id is None:
-        abort(403)
-    return db.session.get(Agent, current_user.agent_id)
 
 
 def _overview(agent: Agent, *, staff_form=None, key_form=None, new_key=None, status=200):
@@ -54,14 +47,14 @@ def _overview(agent: Agent, *, staff_form=None, key_form=None, new_key=None, sta
 @manager_only
 def overview():
     """Show the shop's staff, API keys and a link to the float statement."""
-    return _overview(_my_agent())
+    return _overview(current_agent())
 
 
 @bp.route("/staff", methods=["POST"])
 @manager_only
 def add_staff():
     """Add a counter staff account to this shop."""
-    agent = _my_agent()
+    agent = current_agent()
     form = StaffForm()
     if form.validate_on_submit():
         try:
@@ -90,7 +83,7 @@ def add_staff():
 @manager_only
 def set_staff_active(user_id):
     """Deactivate or reactivate a staff account of this shop (never another shop's)."""
-    agent = _my_agent()
+    agent = current_agent()
     if user_id == current_user.id:
         flash(_("You cannot deactivate your own account."), "error")
         return redirect(url_for("agent_manager.overview"))
@@ -113,7 +106,7 @@ def set_staff_active(user_id):
 @manager_only
 def create_key():
     """Create an API key and show it this once."""
-    agent = _my_agent()
+    agent = current_agent()
     form = ApiKeyForm()
     if not form.validate_on_submit():
         return _overview(agent, key_form=form, status=400)
@@ -127,7 +120,7 @@ def create_key():
 @manager_only
 def revoke_key(key_id):
     """Revoke one of this shop's API keys."""
-    agent = _my_agent()
+    agent = current_agent()
     try:
         agent_services.revoke_api_key(agent.id, key_id, actor=current_actor())
     except agent_services.ApiKeyNotFound:
@@ -154,7 +147,7 @@ def _period() -> tuple[date, date] | None:
 @manager_only
 def statement():
     """Show (or download as CSV) the float statement of a date range, with running balance."""
-    agent = _my_agent()
+    agent = current_agent()
     period = _period()
     if period is None:
         flash(_("Choose a valid period of at most a year: from YYYY-MM-DD to YYYY-MM-DD."), "error")

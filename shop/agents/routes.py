@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.agents import ledger, sales
+from shop.agents.access import counter_staff, current_agent
 from shop.agents.forms import (
     CounterRedeemForm,
     CounterTopUpForm,
@@ -24,8 +25,6 @@ from shop.agents.forms import (
 )
 from shop.agents.models import Agent
 from shop.audit.services import record_event
-from shop.auth.decorators import role_required
-from shop.auth.models import Role
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog import services as catalog_services
@@ -41,15 +40,6 @@ from shop.vouchers.pins import InvalidPin
 from shop.web import current_actor, download_response
 
 bp = Blueprint("agents", __name__)
-
-counter_staff = role_required(Role.AGENT_STAFF, Role.AGENT_MANAGER)
-
-
-def _my_agent() -> Agent:
-    """Return the agent of the logged-in staff member (admins have no counter)."""
-    if current_user.agent_id is None:
-        abort(403)
-    return db.session.get(Agent, current_user.agent_id)
 
 
 def _pack_choices(agent: Agent) -> list[tuple[str, str]]:
@@ -109,14 +99,14 @@ def _counter_page(agent: Agent, *, sell=None, redeem=None, topup=None, status=20
 @counter_staff
 def counter():
     """Show the counter: sell, redeem, top up, look up, and this staff member's sales today."""
-    return _counter_page(_my_agent())
+    return _counter_page(current_agent())
 
 
 @bp.route("/counter/sell", methods=["POST"])
 @counter_staff
 def sell():
     """Sell vouchers paid from the float, then show the sale to print."""
-    agent = _my_agent()
+    agent = current_agent()
     form = SellForm()
     form.sku.choices = _pack_choices(agent)
     if not form.validate_on_submit():
@@ -139,7 +129,7 @@ def sell():
 
 def _own_batch(batch_id: int):
     try:
-        return batches.get_batch(batch_id, agent_id=_my_agent().id)
+        return batches.get_batch(batch_id, agent_id=current_agent().id)
     except batches.BatchNotFound:
         abort(404)
 
@@ -175,7 +165,7 @@ def counter_batch_pdf(batch_id):
 @counter_staff
 def counter_redeem():
     """Redeem a customer's PIN onto their card at the counter."""
-    agent = _my_agent()
+    agent = current_agent()
     form = CounterRedeemForm()
     if not form.validate_on_submit():
         return _counter_page(agent, redeem=form, status=400)
@@ -218,7 +208,7 @@ def counter_redeem():
 @counter_staff
 def counter_topup():
     """Top a customer's card up directly, paid from the float."""
-    agent = _my_agent()
+    agent = current_agent()
     form = CounterTopUpForm()
     form.sku.choices = _pack_choices(agent)
     if not form.validate_on_submit():
@@ -250,7 +240,7 @@ def counter_topup():
 @counter_staff
 def counter_lookup():
     """Find one of this shop's vouchers by serial."""
-    agent = _my_agent()
+    agent = current_agent()
     form = SerialForm(request.args)
     voucher = voucher_services.get_voucher_by_serial(form.serial.data or "", agent_id=agent.id)
     if voucher is None:
@@ -260,7 +250,7 @@ def counter_lookup():
 
 
 def _own_voucher(serial: str) -> Voucher:
-    voucher = voucher_services.get_voucher_by_serial(serial, agent_id=_my_agent().id)
+    voucher = voucher_services.get_voucher_by_serial(serial, agent_id=current_agent().id)
     if voucher is None:
         abort(404)
     return voucher
@@ -287,11 +277,9 @@ def counter_reprint(serial):
     if voucher.status not in (VoucherStatus.ACTIVE, VoucherStatus.INACTIVE):
         flash(_("Only unused vouchers can be reprinted."), "error")
         return redirect(url_for("agents.counter_voucher", serial=voucher.serial))
-    printable = [
-        item
-        for item in voucher_services.printable_batch(voucher.batch_id, agent_name=_my_agent().name)
-        if item.serial == voucher.serial
-    ]
+    printable = voucher_services.printable_batch(
+        voucher.batch_id, agent_name=current_agent().name, serial=voucher.serial
+    )
     record_event(
         "voucher.reprinted",
         current_actor(),

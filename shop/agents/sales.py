@@ -76,9 +76,7 @@ def _pay(agent: Agent, cost: int, reference: str, actor: Actor) -> int:
 
 def _agent(agent_id: int) -> Agent:
     agent = db.session.get(Agent, agent_id)
-    if agent is None:
-        raise ledger.AgentSuspended()
-    if agent.status != AgentStatus.ACTIVE:
+    if agent is None or agent.status != AgentStatus.ACTIVE:
         raise ledger.AgentSuspended()
     return agent
 

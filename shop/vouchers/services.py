@@ -241,13 +241,14 @@ def reveal_pin(voucher: Voucher) -> str:
     return pin_vault().decrypt(voucher.pin_ciphertext, voucher.serial, voucher.pin_key)
 
 
-def printable_batch(batch_id: int, *, agent_name: str = "") -> list:
-    """Return a batch's vouchers ready to print, PINs decrypted (an authorised reprint)."""
+def printable_batch(batch_id: int, *, agent_name: str = "", serial: str | None = None) -> list:
+    """Return a batch's vouchers (or the one with ``serial``) ready to print, PINs decrypted."""
     from shop.vouchers.pdf import PrintableVoucher
 
-    vouchers = db.session.execute(
-        db.select(Voucher).filter_by(batch_id=batch_id).order_by(Voucher.serial)
-    ).scalars()
+    query = db.select(Voucher).filter_by(batch_id=batch_id).order_by(Voucher.serial)
+    if serial is not None:
+        query = query.filter_by(serial=serial)
+    vouchers = db.session.execute(query).scalars()
     return [
         PrintableVoucher(
             serial=voucher.serial,
