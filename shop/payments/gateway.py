@@ -1,0 +1,135 @@
+"""The payment gateway interface the storefront talks to.
+
+The storefront knows only these types. A provider (PayPal v1 through ``paypalrestsdk`` today;
+PayPal Orders v2, Alipay or WeChat Pay later) implements :class:`PaymentGateway`, and
+``shop.payments.get_gateway()`` picks the configured one. Amounts are integer minor units.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class PaymentError(Exception):
+    """Base of gateway errors; ``str(error)`` is safe to show to a customer."""
+
+
+class GatewayUnavailable(PaymentError):
+    """The provider did not answer in time or could not be reached; nothing is known to be done."""
+
+
+class PaymentDeclined(PaymentError):
+    """The provider refused the payment (declined instrument, cancelled, expired approval)."""
+
+
+class PaymentRejected(PaymentError):
+    """The provider refused the request itself (bad data, bad credentials): a bug or misconfig."""
+
+
+class WebhookRejected(PaymentError):
+    """A webhook whose signature, certificate or body did not verify; nothing may change."""
+
+
+class PaymentState(StrEnum):
+    """Where a provider payment stands, as far as the shop cares."""
+
+    CREATED = "created"  # waiting for the buyer to approve
+    APPROVED = "approved"  # approved by the buyer, not executed yet
+    COMPLETED = "completed"  # money captured: the order may be fulfilled
+    PENDING = "pending"  # executed, capture pending at the provider (e-check, review)
+    FAILED = "failed"  # declined or failed for good
+    CANCELLED = "cancelled"  # cancelled or expired before approval
+    REFUNDED = "refunded"  # captured and then refunded (in full)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One line of the order as shown to the buyer at the provider."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int  # minor units
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What to charge. ``reference`` is the order's public reference and must be unique.
+
+    ``total`` = sum(quantity * unit_price) - ``discount``; providers that itemise show the
+    discount as its own negative line.
+    """
+
+    reference: str
+    currency: str
+    total: int
+    items: tuple[LineItem, ...]
+    discount: int
+    description: str
+    return_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    """A payment the buyer must now approve at ``approval_url``."""
+
+    provider_payment_id: str
+    approval_url: str
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """A payment as the provider reports it (after execute, on look-up, or from a webhook)."""
+
+    provider_payment_id: str
+    state: PaymentState
+    amount: int | None = None  # minor units of the captured/requested amount
+    currency: str | None = None
+    sale_id: str | None = None  # the provider's capture/sale id, once there is one
+    reason: str = ""  # the provider's reason for a failure, for the log and the customer
+
+
+@dataclass(frozen=True)
+class WebhookNotice:
+    """A verified webhook event."""
+
+    event_id: str
+    event_type: str
+    status: PaymentStatus
+    raw_resource: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+class PaymentGateway(Protocol):
+    """A payment provider the storefront can use.
+
+    Implementations raise only :class:`PaymentError` subclasses for provider trouble.
+    """
+
+    #: Short provider name stored on the Payment row, e.g. "paypal".
+    name: str
+
+    def create_payment(self, request: PaymentRequest) -> CreatedPayment:
+        """Create a payment for ``request``, idempotent at the provider per reference.
+
+        Raises GatewayUnavailable, PaymentRejected.
+        """
+
+    def execute_payment(
+        self, provider_payment_id: str, payer_id: str, reference: str
+    ) -> PaymentStatus:
+        """Capture an approved payment.
+
+        Repeating it is idempotent: an already executed payment returns its current status
+        rather than an error. Raises GatewayUnavailable, PaymentDeclined.
+        """
+
+    def get_payment(self, provider_payment_id: str) -> PaymentStatus:
+        """Look a payment up (for reconciliation). Raises GatewayUnavailable, PaymentRejected."""
+
+    def verify_webhook(self, headers: dict[str, str], raw_body: bytes) -> WebhookNotice:
+        """Verify a webhook over its raw bytes before anything else.
+
+        Raise WebhookRejected when the signature, the certificate (fetched only from an allowed
+        provider host) or the body is wrong.
+        """
