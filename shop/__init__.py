@@ -155,6 +155,10 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
+    from shop.storefront.account_routes import bp as customer_bp
+    from shop.storefront.admin_routes import bp as storefront_admin_bp
+    from shop.storefront.routes import bp as storefront_bp
+    from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
 
     blueprints = (
@@ -168,12 +172,17 @@ def register_blueprints(app: Flask) -> None:
         auth_bp,
         admin_bp,
         audit_bp,
+        storefront_bp,
+        customer_bp,
+        storefront_admin_bp,
+        payment_webhooks_bp,
         i18n.bp,
         api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
+    csrf.exempt(payment_webhooks_bp)  # signed by the provider, verified over the raw body
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -188,10 +197,12 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``shop`` command group to ``flask``."""
     from shop.commands import shop_cli
+    from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
 
     app.cli.add_command(shop_cli)
     app.cli.add_command(vouchers_cli)
+    app.cli.add_command(orders_cli)
 
 
 def register_request_hooks(app: Flask) -> None:

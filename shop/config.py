@@ -31,6 +31,9 @@ ENV_SETTINGS = {
     "SHOP_BASE_URL": str,
     "PIN_HMAC_KEY": str,
     "PIN_ENCRYPTION_KEYS": str,
+    "ORDER_MIN_TOTAL": int,
+    "ORDER_MAX_TOTAL": int,
+    "ORDER_MAX_QUANTITY": int,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -72,6 +75,12 @@ class Defaults:
     LOW_FLOAT_THRESHOLD = 10_000
     #: How long after a sale an agent may void an unredeemed voucher for a refund.
     VOID_WINDOW_HOURS = 24
+    #: Storefront order limits: the total to pay (minor units) and the packs in one order.
+    ORDER_MIN_TOTAL = 100
+    ORDER_MAX_TOTAL = 50_000
+    ORDER_MAX_QUANTITY = 20
+    #: An order still unpaid after this many minutes is cancelled by ``orders reconcile``.
+    ORDER_PAYMENT_TIMEOUT_MINUTES = 180
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024

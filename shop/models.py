@@ -7,6 +7,15 @@ from shop.auth.models import User
 from shop.cards.models import Card, TopUp
 from shop.catalog.models import Product
 from shop.mail.models import OutboxMessage
+from shop.storefront.models import (
+    Order,
+    OrderLine,
+    Payment,
+    Promotion,
+    PromotionUse,
+    SavedCard,
+    WebhookEvent,
+)
 from shop.vouchers.models import PrintJob, Voucher, VoucherBatch
 
 __all__ = [
@@ -18,6 +27,13 @@ __all__ = [
     "Card",
     "IdempotencyRecord",
     "OutboxMessage",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "Promotion",
+    "PromotionUse",
+    "SavedCard",
+    "WebhookEvent",
     "PrintJob",
     "Product",
     "TopUp",

@@ -118,6 +118,7 @@ def generate_batch(
     chunk_size: int = CHUNK_SIZE,
     commit: bool = True,
     unit_cost: int | None = None,
+    paid_for: bool = False,
 ) -> GeneratedBatch:
     """Generate ``count`` vouchers of ``product`` in one transaction: all of them or none.
 
@@ -125,13 +126,14 @@ def generate_batch(
     flat. ``progress(done)`` is called after each chunk; if it (or anything) raises, nothing
     stays. With ``keep_pins`` the clear PINs are returned for printing once. With
     ``commit=False`` the caller owns the transaction (a sale that also debits a float), and
-    ``unit_cost`` is what the selling agent pays for each voucher.
+    ``unit_cost`` is what the selling agent pays for each voucher. ``paid_for`` issues
+    vouchers already paid (an online order) even if the pack was taken off sale since.
     """
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_SIZE:
         raise InvalidBatch("count", f"from 1 to {MAX_BATCH_SIZE} vouchers")
     if not 1 <= shelf_life_days <= 3660:
         raise InvalidBatch("shelf_life_days", "from 1 to 3660 days")
-    if not product.active:
+    if not product.active and not paid_for:
         raise InvalidBatch("sku", "the pack is not on sale")
     for attempt in range(1, GENERATION_ATTEMPTS + 1):
         if commit:

@@ -1,0 +1,29 @@
+"""``flask --app wsgi orders ...``: finishing orders that a crash or a lost webhook left open."""
+
+import click
+from flask.cli import AppGroup
+
+from shop.storefront import payment_flow
+
+orders_cli = AppGroup("orders", help="Storefront orders.")
+
+
+@orders_cli.command("reconcile")
+def reconcile_command():
+    """Ask the payment provider about unfinished orders and complete or close them."""
+    report = payment_flow.reconcile()
+    click.echo(
+        f"checked {report.checked} payment(s): fulfilled {len(report.fulfilled)}, "
+        f"closed {len(report.closed)}, expired {len(report.expired)}, "
+        f"provider unreachable for {len(report.unreachable)}"
+    )
+    for label, references in (
+        ("fulfilled", report.fulfilled),
+        ("closed", report.closed),
+        ("expired", report.expired),
+        ("unreachable", report.unreachable),
+    ):
+        for reference in references:
+            click.echo(f"{label}: {reference}")
+    if report.unreachable:
+        raise SystemExit(1)

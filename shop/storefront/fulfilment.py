@@ -1,0 +1,389 @@
+"""Settling an order with what the payment provider reports, and fulfilling it exactly once.
+
+Every path that learns about a payment (the buyer's return from PayPal, a webhook, the
+``orders reconcile`` command) ends in :func:`settle`. It locks the order's row (``FOR UPDATE``
+on PostgreSQL; the write gate on SQLite), so however many returns and webhooks arrive at once
+they are applied one after the other, and each status move is a conditional UPDATE: only the
+first ``paid -> fulfilled`` issues vouchers or tops the card up.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.audit.services import Actor, record_event
+from shop.cards import services as card_services
+from shop.cards.models import TopUpSource
+from shop.db import begin_write
+from shop.extensions import db
+from shop.i18n import data_filter, money_filter
+from shop.mail.services import send_mail
+from shop.payments.gateway import PaymentState, PaymentStatus
+from shop.storefront.models import (
+    Delivery,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentRecordState,
+    WebhookEvent,
+)
+from shop.storefront.orders import close_order, order_link_key
+from shop.timeutil import utcnow
+from shop.vouchers import batches, lifecycle
+from shop.vouchers.models import BatchPurpose, Voucher, VoucherStatus
+from shop.vouchers.pins import format_pin
+from shop.vouchers.services import reveal_pin
+
+log = logging.getLogger(__name__)
+
+#: An order can be paid from these (money captured after the buyer cancelled or a decline).
+PAYABLE = (OrderStatus.PENDING, OrderStatus.CANCELLED, OrderStatus.FAILED)
+
+
+class SettleError(Exception):
+    """A payment report that does not fit the order; nothing was changed."""
+
+
+class UnknownPayment(SettleError):
+    """The provider payment is not one of this shop's orders."""
+
+
+class AmountMismatch(SettleError):
+    """The amount or currency paid is not the order's total: refused, nothing changes."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What :func:`settle` did: the order's status after it, and whether this call fulfilled."""
+
+    order_id: int
+    status: OrderStatus
+    fulfilled_now: bool
+    outcome: str
+
+
+def payment_for(provider: str, provider_payment_id: str) -> Payment | None:
+    """Return the shop's payment row for a provider payment id."""
+    return db.session.execute(
+        select(Payment).filter_by(provider=provider, provider_payment_id=provider_payment_id)
+    ).scalar_one_or_none()
+
+
+def lock_order(order_id: int) -> Order:
+    """Return the order, its row locked until the transaction ends (the write gate on SQLite)."""
+    return db.session.execute(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _check_amount(order: Order, status: PaymentStatus) -> None:
+    if status.currency is not None and status.currency != order.currency:
+        raise AmountMismatch(f"currency {status.currency} for an order in {order.currency}")
+    if status.state == PaymentState.COMPLETED and status.amount != order.total:
+        raise AmountMismatch(f"amount {status.amount} for an order of {order.total}")
+
+
+def settle(
+    provider: str,
+    status: PaymentStatus,
+    *,
+    source: str,
+    event_id: str = "",
+    event_type: str = "",
+) -> Settled:
+    """Apply a provider's report about a payment to its order, in one transaction.
+
+    ``source`` is "return", "webhook" or "reconcile" (for the audit log). With ``event_id`` the
+    webhook event is recorded in the same transaction; a redelivered event changes nothing.
+    Raises UnknownPayment or AmountMismatch, leaving everything as it was.
+    """
+    payment = payment_for(provider, status.provider_payment_id)
+    if payment is None:
+        raise UnknownPayment(status.provider_payment_id)
+    begin_write(db.session)
+    try:
+        order = lock_order(payment.order_id)
+        payment = db.session.get(Payment, payment.id, populate_existing=True)
+        if event_id and _event_seen(provider, event_id):
+            db.session.rollback()
+            return Settled(order.id, order.status, False, "duplicate event")
+        _check_amount(order, status)
+        outcome, fulfilled_now = _apply(order, payment, status, source)
+        if event_id:
+            db.session.add(
+                WebhookEvent(
+                    provider=provider,
+                    event_id=event_id,
+                    event_type=event_type[:80],
+                    provider_payment_id=status.provider_payment_id,
+                    order_id=order.id,
+                    outcome=outcome,
+                )
+            )
+        db.session.flush()
+    except IntegrityError:
+        # The same webhook event, or a sale id already used by another payment, raced us in.
+        db.session.rollback()
+        order = db.session.get(Order, payment.order_id)
+        return Settled(order.id, order.status, False, "duplicate")
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    if fulfilled_now:
+        send_delivery_mail(order)
+    return Settled(order.id, order.status, fulfilled_now, outcome)
+
+
+def _event_seen(provider: str, event_id: str) -> bool:
+    return (
+        db.session.execute(
+            select(WebhookEvent.id).filter_by(provider=provider, event_id=event_id)
+        ).first()
+        is not None
+    )
+
+
+def _apply(order: Order, payment: Payment, status: PaymentStatus, source: str) -> tuple[str, bool]:
+    now = utcnow()
+    actor = Actor.system(f"payment:{source}")
+    state = status.state
+    if state == PaymentState.COMPLETED:
+        payment.state = PaymentRecordState.COMPLETED
+        payment.sale_id = status.sale_id or payment.sale_id
+        payment.updated_at = now
+        if order.status in PAYABLE:
+            _move(order, order.status, OrderStatus.PAID, paid_at=now, status_note="")
+            record_event(
+                "order.paid",
+                actor,
+                object_type="order",
+                object_id=order.reference,
+                details={"sale": status.sale_id, "amount": status.amount, "via": source},
+            )
+        if order.status == OrderStatus.PAID:
+            fulfil(order, actor)
+            return "fulfilled", True
+        return f"already {order.status.value}", False
+    if state == PaymentState.PENDING:
+        payment.state = PaymentRecordState.PENDING
+        payment.reason = status.reason[:300]
+        payment.updated_at = now
+        if order.status == OrderStatus.PENDING:
+            order.status_note = "payment_pending"
+        return "payment pending", False
+    if state in (PaymentState.FAILED, PaymentState.CANCELLED):
+        payment.state = PaymentRecordState(state.value)
+        payment.reason = status.reason[:300]
+        payment.updated_at = now
+        target = OrderStatus.FAILED if state == PaymentState.FAILED else OrderStatus.CANCELLED
+        note = "declined" if target == OrderStatus.FAILED else "cancelled_at_provider"
+        if close_order(order, target, note):
+            record_event(
+                f"order.{target.value}",
+                actor,
+                object_type="order",
+                object_id=order.reference,
+                details={"reason": status.reason[:200], "via": source},
+            )
+            return target.value, False
+        return f"already {order.status.value}", False
+    if state == PaymentState.REFUNDED:
+        payment.state = PaymentRecordState.REFUNDED
+        payment.updated_at = now
+        return _refund(order, actor, source), False
+    return "nothing to do", False  # created or approved: the buyer has not finished paying
+
+
+def _move(order: Order, source: OrderStatus, target: OrderStatus, **values) -> None:
+    moved = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == source)
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:  # impossible under the order's lock; never issue twice if it happens
+        raise SettleError(f"order {order.reference} is no longer {source.value}")
+    db.session.expire(order)
+
+
+def fulfil(order: Order, actor: Actor) -> None:
+    """Deliver a paid order (``paid -> fulfilled``) inside the caller's locked transaction."""
+    _move(order, OrderStatus.PAID, OrderStatus.FULFILLED, fulfilled_at=utcnow())
+    if order.delivery == Delivery.TOPUP and _top_up(order):
+        return
+    for line in order.lines:
+        generated = batches.generate_batch(
+            line.product,
+            line.quantity,
+            purpose=BatchPurpose.ORDER,
+            actor=actor,
+            note=f"order {order.reference}",
+            commit=False,
+            paid_for=True,
+        )
+        line.batch_id = generated.batch.id
+    record_event(
+        "order.fulfilled",
+        actor,
+        object_type="order",
+        object_id=order.reference,
+        details={"delivery": "vouchers", "count": order.quantity},
+    )
+
+
+def _top_up(order: Order) -> bool:
+    """Apply every pack to the order's card; False (vouchers instead) if it can't be topped up."""
+    try:
+        card = card_services.lock_card(order.card.number)
+        if card.status.value != "active":
+            raise card_services.CardSuspended(card.number)
+    except (card_services.CardNotFound, card_services.CardSuspended):
+        order.status_note = "card_fallback"
+        return False
+    for line in order.lines:
+        grant = card_services.PackGrant(line.product_id, line.data_mb, line.validity_days)
+        for _unit in range(line.quantity):
+            applied = card_services.apply_pack(
+                card,
+                grant,
+                source=TopUpSource.ORDER,
+                channel="web",
+                reference=order.reference,
+            )
+            card = applied.card
+    record_event(
+        "order.fulfilled",
+        Actor.system("payment"),
+        object_type="order",
+        object_id=order.reference,
+        details={"delivery": "topup", "card": card.number, "count": order.quantity},
+    )
+    return True
+
+
+def _refund(order: Order, actor: Actor, source: str) -> str:
+    """Mark a refunded order and void its vouchers that nobody has redeemed yet."""
+    if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
+        return f"already {order.status.value}"
+    db.session.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(status=OrderStatus.REFUNDED, closed_at=utcnow(), status_note="refunded")
+        .execution_options(synchronize_session=False)
+    )
+    voided = lifecycle.transition(
+        [voucher.id for voucher in order_vouchers(order)],
+        VoucherStatus.VOID,
+        actor,
+        audit_details={"order": order.reference, "reason": "refund"},
+    )
+    record_event(
+        "order.refunded",
+        actor,
+        object_type="order",
+        object_id=order.reference,
+        details={"voided": len(voided), "via": source},
+    )
+    db.session.expire(order)
+    return "refunded"
+
+
+def order_vouchers(order: Order) -> list[Voucher]:
+    """Return the vouchers issued for an order, in serial order."""
+    batch_ids = [line.batch_id for line in order.lines if line.batch_id is not None]
+    if not batch_ids:
+        return []
+    return list(
+        db.session.execute(
+            select(Voucher).where(Voucher.batch_id.in_(batch_ids)).order_by(Voucher.serial)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class DeliveredVoucher:
+    """A voucher of an order with its PIN, for the order page, the e-mail and the PDF."""
+
+    serial: str
+    pin: str
+    name: str
+    data_mb: int
+    validity_days: int
+    status: VoucherStatus
+    expires_at: object
+
+
+def delivered_vouchers(order: Order) -> list[DeliveredVoucher]:
+    """Return the order's vouchers with their PINs decrypted, for the buyer only."""
+    return [
+        DeliveredVoucher(
+            voucher.serial,
+            format_pin(reveal_pin(voucher)),
+            voucher.product.name,
+            voucher.data_mb,
+            voucher.validity_days,
+            voucher.status,
+            voucher.expires_at,
+        )
+        for voucher in order_vouchers(order)
+    ]
+
+
+def order_url(order: Order) -> str:
+    """Return the order's private link, absolute (for the e-mail)."""
+    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
+    path = url_for("storefront.order", reference=order.reference, key=order_link_key(order))
+    return base + path
+
+
+def send_delivery_mail(order: Order) -> None:
+    """E-mail the buyer what they bought: the PINs, or the card's new balance; and the link."""
+    order = db.session.get(Order, order.id)
+    locale = order.locale or "en"
+    with force_locale(locale):
+        lines = [_("Thank you for your order %(reference)s.", reference=order.reference), ""]
+        vouchers = delivered_vouchers(order)
+        if vouchers:
+            lines.append(_("Your PINs (each works once; keep them like cash):"))
+            for voucher in vouchers:
+                lines.append(
+                    f"  {voucher.name} · {data_filter(voucher.data_mb)} · "
+                    f"{_('PIN')} {voucher.pin} · {_('Serial')} {voucher.serial}"
+                )
+            lines += ["", _("Redeem a PIN at %(url)s", url=_redeem_url())]
+        else:
+            lines.append(
+                _(
+                    "Your card %(card)s has been topped up.",
+                    card=order.card.number if order.card else "",
+                )
+            )
+        if order.status_note == "card_fallback":
+            lines.append(_("We could not top up the card, so you get PINs instead."))
+        lines += [
+            "",
+            _("Total paid: %(total)s", total=money_filter(order.total, order.currency)),
+            _("See your order at any time: %(url)s", url=order_url(order)),
+        ]
+        subject = _("Your order %(reference)s", reference=order.reference)
+    send_mail(
+        order.email,
+        subject,
+        "\n".join(lines),
+        kind="order.delivery",
+        contains_secrets=bool(vouchers),
+    )
+    db.session.commit()
+
+
+def _redeem_url() -> str:
+    return current_app.config["SHOP_BASE_URL"].rstrip("/") + url_for("vouchers.redeem")

@@ -1,0 +1,67 @@
+"""What to tell the buyer about each refusal and each order state, translated."""
+
+from flask_babel import lazy_gettext as _l
+
+from shop.i18n import money_filter
+
+PROMOTION_MESSAGES = {
+    "unknown": _l("There is no promotion with this code. Check the spelling."),
+    "inactive": _l("This promotion code is no longer valid."),
+    "not_started": _l("This promotion has not started yet."),
+    "expired": _l("This promotion code has expired."),
+    "exhausted": _l("This promotion code has been used up."),
+    "customer_limit": _l("You have already used this promotion code."),
+    "currency": _l("This promotion code is for another currency."),
+    "not_applicable": _l("This promotion code does not apply to the packs in your cart."),
+    "below_minimum": _l("This promotion code needs an order of at least %(minimum)s."),
+}
+
+CHECKOUT_MESSAGES = {
+    "empty": _l("Your cart is empty. Add a pack first."),
+    "mixed_currency": _l("Packs priced in different currencies cannot be bought in one order."),
+    "too_many": _l("At most %(maximum)d packs can be bought in one order."),
+    "too_many_lines": _l("A cart holds at most %(maximum)d different packs."),
+    "below_minimum": _l("The minimum order total is %(minimum)s."),
+    "above_maximum": _l("The maximum order total is %(maximum)s. Split it into several orders."),
+    "card_not_found": _l("We do not know this card. Check the number on the SIM card holder."),
+    "card_suspended": _l("This card is suspended and cannot be topped up. Contact support."),
+    "busy": _l("Something went wrong placing your order. Please try again."),
+}
+
+STATUS_NOTES = {
+    "cancelled_by_buyer": _l("You cancelled the payment. Nothing was charged."),
+    "cancelled_at_provider": _l("The payment was cancelled at PayPal. Nothing was charged."),
+    "declined": _l("The payment was declined. Nothing was charged; try another card or account."),
+    "expired_unpaid": _l("This order was not paid in time and has been cancelled."),
+    "payment_pending": _l(
+        "PayPal is still processing your payment. This page updates when it completes."
+    ),
+    "card_fallback": _l("We could not top up the card, so you get PINs instead."),
+    "refunded": _l("This order was refunded. Its unused PINs no longer work."),
+}
+
+STATUS_NAMES = {
+    "pending": _l("Waiting for payment"),
+    "paid": _l("Paid"),
+    "fulfilled": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+    "failed": _l("Payment failed"),
+    "refunded": _l("Refunded"),
+}
+
+
+def promotion_message(error, currency: str) -> str:
+    """Return the message for a PromotionError."""
+    facts = dict(error.facts)
+    if "minimum" in facts:
+        facts["minimum"] = money_filter(facts["minimum"], currency)
+    return str(PROMOTION_MESSAGES.get(error.reason, PROMOTION_MESSAGES["unknown"])) % facts
+
+
+def checkout_message(error, currency: str = "USD") -> str:
+    """Return the message for a CheckoutError or CartError."""
+    facts = dict(error.facts)
+    for name in ("minimum", "maximum"):
+        if name in facts and error.reason in ("below_minimum", "above_maximum"):
+            facts[name] = money_filter(facts[name], currency)
+    return str(CHECKOUT_MESSAGES.get(error.reason, CHECKOUT_MESSAGES["busy"])) % facts
