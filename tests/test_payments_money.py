@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from shop.demo import DEMO_PRODUCTS
 from shop.money import InvalidAmount, format_minor, parse_major
+from shop.payments.gateway import PaymentRejected
+from shop.payments.paypal import parse_paypal_amount, paypal_amount
 
 
 @pytest.mark.parametrize("product", DEMO_PRODUCTS, ids=lambda product: product[0])
@@ -67,3 +69,11 @@ def test_amounts_must_be_integers_and_currencies_real():
 @given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["USD", "JPY", "BHD"]))
 def test_any_amount_round_trips(minor, currency):
     assert parse_major(format_minor(minor, currency), currency) == minor
+
+
+def test_paypal_takes_huf_and_twd_in_whole_units():
+    assert paypal_amount(150000, "TWD") == "1500"
+    assert parse_paypal_amount("1500", "TWD") == 150000
+    with pytest.raises(PaymentRejected):
+        paypal_amount(150050, "HUF")
+    assert paypal_amount(1500, "JPY") == "1500"
