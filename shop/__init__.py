@@ -125,6 +125,7 @@ def register_extensions(app: Flask) -> None:
     from shop import models  # noqa: F401  (every model registered before migrations look)
     from shop.auth.services import load_user_by_session_token
     from shop.i18n import register_template_helpers, select_locale
+    from shop.payments import init_app as init_payments
 
     db.init_app(app)
     with app.app_context():
@@ -141,6 +142,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user_by_session_token)
     register_template_helpers(app)
+    init_payments(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -195,14 +197,16 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``shop`` command group to ``flask``."""
+    """Add the ``shop``, ``vouchers`` and ``payments`` command groups to ``flask``."""
     from shop.commands import shop_cli
+    from shop.payments.commands import payments_cli
     from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
 
     app.cli.add_command(shop_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(payments_cli)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -19,6 +19,10 @@ ENV_SETTINGS = {
     "PAYPAL_MODE": str,
     "PAYPAL_CLIENT_ID": str,
     "PAYPAL_CLIENT_SECRET": str,
+    "PAYPAL_WEBHOOK_ID": str,
+    "PAYPAL_SIMULATOR_URL": str,
+    "PAYPAL_TIMEOUT_SECONDS": float,
+    "PAYPAL_CERT_HOSTS": str,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
     "MAIL_USERNAME": str,
@@ -87,9 +91,18 @@ class Defaults:
     PASSWORD_MIN_LENGTH = 10
     #: Number of trusted proxies in front of the app setting X-Forwarded-For (0: none).
     PROXY_FIX_X_FOR = 0
+    #: ``simulator`` (the local PayPal stand-in), ``sandbox`` or ``live``.
     PAYPAL_MODE = "simulator"
+    #: Empty in simulator mode means the simulator's fixed demo credentials.
     PAYPAL_CLIENT_ID = ""
     PAYPAL_CLIENT_SECRET = ""
+    #: The id PayPal gave the shop's webhook subscription; it is part of every signature.
+    PAYPAL_WEBHOOK_ID = ""
+    PAYPAL_SIMULATOR_URL = "http://127.0.0.1:5001"
+    #: Seconds to wait for PayPal to connect or answer before giving up (a worker never hangs).
+    PAYPAL_TIMEOUT_SECONDS = 10.0
+    #: Hosts webhook certificates may come from (comma separated); empty: PayPal's for the mode.
+    PAYPAL_CERT_HOSTS = ""
     MAIL_SERVER = ""
     MAIL_PORT = 25
     MAIL_USERNAME = ""
@@ -112,6 +125,11 @@ def parse_env_value(name: str, raw: str, kind: type):
             return int(raw)
         except ValueError:
             raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, got {raw!r}") from None
     return raw
 
 

@@ -1,0 +1,41 @@
+"""Payments: the provider-neutral gateway the storefront calls, and the configured provider.
+
+``get_gateway()`` returns the current app's gateway, built once from the ``PAYPAL_*`` settings
+by :func:`init_app` (which refuses to start the shop with settings that cannot work).
+"""
+
+import threading
+
+from flask import Flask, current_app
+
+from shop.payments.gateway import PaymentGateway
+from shop.payments.settings import PaymentConfigError, paypal_settings
+
+EXTENSION_KEY = "payment_gateway"
+_build_lock = threading.Lock()
+
+__all__ = ["PaymentConfigError", "build_gateway", "get_gateway", "init_app"]
+
+
+def build_gateway(config) -> PaymentGateway:
+    """Build the gateway the configuration selects (PayPal in one of its three modes)."""
+    from shop.payments.paypal import PayPalGateway
+
+    return PayPalGateway(paypal_settings(config))
+
+
+def init_app(app: Flask) -> None:
+    """Check the payment settings and build the app's gateway; no network is touched."""
+    app.extensions[EXTENSION_KEY] = build_gateway(app.config)
+
+
+def get_gateway() -> PaymentGateway:
+    """Return the current app's payment gateway (built on first use if init_app did not)."""
+    app = current_app._get_current_object()
+    gateway = app.extensions.get(EXTENSION_KEY)
+    if gateway is None:
+        with _build_lock:
+            gateway = app.extensions.get(EXTENSION_KEY)
+            if gateway is None:
+                gateway = app.extensions[EXTENSION_KEY] = build_gateway(app.config)
+    return gateway

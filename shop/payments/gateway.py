@@ -30,6 +30,15 @@ class WebhookRejected(PaymentError):
     """A webhook whose signature, certificate or body did not verify; nothing may change."""
 
 
+class UnsupportedWebhookEvent(WebhookRejected):
+    """A genuine, verified event of a type the shop does not act on: acknowledge and ignore it."""
+
+    def __init__(self, message: str, event_id: str = "", event_type: str = ""):
+        super().__init__(message)
+        self.event_id = event_id
+        self.event_type = event_type
+
+
 class PaymentState(StrEnum):
     """Where a provider payment stands, as far as the shop cares."""
 
@@ -88,6 +97,7 @@ class PaymentStatus:
     currency: str | None = None
     sale_id: str | None = None  # the provider's capture/sale id, once there is one
     reason: str = ""  # the provider's reason for a failure, for the log and the customer
+    reference: str | None = None  # the PaymentRequest.reference the provider echoes, if any
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,357 @@
+"""The simulator's HTTP surface: PayPal's v1 API, the buyer's approval page, and controls."""
+
+import base64
+import binascii
+import hmac
+import threading
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from shop.payments.simulator.signing import CERT_ID, deliver, deliver_many, sign_event
+from shop.payments.simulator.state import Scenario, SimulatorError, SimulatorState
+
+api = Blueprint("paypal_api", __name__)
+buyer = Blueprint("buyer", __name__)
+controls = Blueprint("controls", __name__, url_prefix="/simulator")
+
+EVENT_NAMES = {
+    "completed": "PAYMENT.SALE.COMPLETED",
+    "pending": "PAYMENT.SALE.PENDING",
+    "refunded": "PAYMENT.SALE.REFUNDED",
+}
+
+
+def state() -> SimulatorState:
+    """Return this simulator's state."""
+    return current_app.extensions["paypal_simulator"]
+
+
+def base_url() -> str:
+    """Return the simulator's public base URL (links, approval page, certificate URL)."""
+    return current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+def paypal_error(error: SimulatorError):
+    """Answer with PayPal's error body."""
+    return jsonify(error.body()), error.status
+
+
+def apply_scenario(operation: str, payment_id: str | None = None) -> str | None:
+    """Play the scenario queued for this call: sleep, fail with a 500, or name an outcome."""
+    scenario = state().take_scenario(operation, payment_id)
+    if scenario is None:
+        return None
+    if scenario.outcome == "delay":
+        time.sleep(scenario.seconds)
+        return None
+    if scenario.outcome == "error":
+        raise SimulatorError(500, "INTERNAL_SERVICE_ERROR", "An internal service error occurred.")
+    return scenario.outcome
+
+
+@api.errorhandler(SimulatorError)
+def handle_simulator_error(error):
+    """Turn a SimulatorError into PayPal's JSON error."""
+    return paypal_error(error)
+
+
+@api.post("/v1/oauth2/token")
+def oauth_token():
+    """Issue a bearer token for the merchant's client id and secret (HTTP basic)."""
+    apply_scenario("token")
+    header = request.headers.get("Authorization", "")
+    expected = f"{current_app.config['CLIENT_ID']}:{current_app.config['CLIENT_SECRET']}"
+    try:
+        given = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        given = ""
+    if not header.startswith("Basic ") or not hmac.compare_digest(given, expected):
+        body = {"error": "invalid_client", "error_description": "Client Authentication failed"}
+        return jsonify(body), 401
+    if request.form.get("grant_type") != "client_credentials":
+        return jsonify({"error": "unsupported_grant_type"}), 400
+    return jsonify(
+        {
+            "scope": "https://api.paypal.com/v1/payments/.*",
+            "access_token": state().issue_token(),
+            "token_type": "Bearer",
+            "app_id": "APP-SIMULATOR",
+            "expires_in": 32400,
+            "nonce": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+
+
+@api.before_request
+def require_bearer_token():
+    """Refuse payment calls without a token this simulator issued."""
+    if request.path.startswith("/v1/payments/"):
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not state().token_valid(token):
+            body = {
+                "error": "invalid_token",
+                "error_description": "Token signature verification failed",
+            }
+            return jsonify(body), 401
+    return None
+
+
+@api.post("/v1/payments/payment")
+def create_payment():
+    """Create a payment; the same PayPal-Request-Id returns the same payment."""
+    apply_scenario("create")
+    body = request.get_json(silent=True)
+    payment = state().create_payment(body, request.headers.get("PayPal-Request-Id"))
+    return jsonify(payment.resource(base_url())), 201
+
+
+@api.get("/v1/payments/payment/<payment_id>")
+def get_payment(payment_id):
+    """Show a payment."""
+    apply_scenario("get", payment_id)
+    return jsonify(state().payment(payment_id).resource(base_url()))
+
+
+@api.post("/v1/payments/payment/<payment_id>/execute")
+def execute_payment(payment_id):
+    """Execute an approved payment (idempotent per PayPal-Request-Id)."""
+    outcome = apply_scenario("execute", payment_id)
+    body = request.get_json(silent=True) or {}
+    status, answer, made_sale = state().execute(
+        payment_id,
+        body.get("payer_id"),
+        request.headers.get("PayPal-Request-Id"),
+        outcome,
+        base_url(),
+    )
+    if made_sale:
+        payment = state().payment(payment_id)
+        event = "PAYMENT.SALE.PENDING" if outcome == "pending" else "PAYMENT.SALE.COMPLETED"
+        send_in_background(payment, event)
+    return jsonify(answer), status
+
+
+@api.get(f"/v1/notifications/certs/{CERT_ID}")
+def signing_certificate():
+    """Serve the certificate whose key signs this simulator's webhooks."""
+    pem = current_app.config["SIGNING_IDENTITY"].certificate_pem
+    return Response(pem, mimetype="application/x-pem-file")
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def signed_request(payment, event_type: str) -> tuple[dict, bytes]:
+    """Return a freshly signed request (new transmission id, same event id) for an event."""
+    event = state().event(payment, event_type)
+    cert_url = f"{base_url()}/v1/notifications/certs/{CERT_ID}"
+    return sign_event(
+        current_app.config["SIGNING_IDENTITY"], event, current_app.config["WEBHOOK_ID"], cert_url
+    )
+
+
+def send_in_background(payment, event_type: str) -> None:
+    """Deliver an event after the answer has gone out, as PayPal does, unless turned off."""
+    url = current_app.config.get("WEBHOOK_URL")
+    if not url or not current_app.config.get("SEND_WEBHOOKS", True):
+        return
+    headers, body = signed_request(payment, event_type)
+
+    def run():
+        outcome = deliver(url, headers, body)
+        with state().lock:
+            payment.deliveries.append({"event": event_type, "outcome": outcome})
+
+    threading.Thread(target=run, name="simulator-webhook", daemon=True).start()
+
+
+# --- the buyer's approval page ----------------------------------------------------------------
+
+
+def with_query(url: str, **params) -> str:
+    """Add query parameters to a URL that may have some already."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@buyer.get("/checkoutnow")
+def approval_page():
+    """Show the buyer what they are paying for, with pay, decline and cancel buttons."""
+    payment = state().payment_by_token(request.args.get("token", ""))
+    if payment is None:
+        abort(404)
+    transaction = payment.transaction
+    return render_template(
+        "payments/simulator/approve.html",
+        payment=payment,
+        merchant=current_app.config["MERCHANT_NAME"],
+        items=(transaction.get("item_list") or {}).get("items") or [],
+        amount=transaction["amount"],
+        description=transaction.get("description", ""),
+    )
+
+
+@buyer.post("/checkoutnow")
+def approval_decision():
+    """Record the buyer's choice and send them back to the shop."""
+    payment = state().payment_by_token(request.form.get("token", ""))
+    choice = request.form.get("choice")
+    if payment is None or choice not in ("pay", "decline", "cancel"):
+        abort(400)
+    state().buyer_decides(payment, choice)
+    urls = payment.body["redirect_urls"]
+    if choice == "cancel":
+        return redirect(with_query(urls["cancel_url"], token=payment.token))
+    return redirect(
+        with_query(
+            urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
+        )
+    )
+
+
+# --- controls for tests and demos -------------------------------------------------------------
+
+
+def control_reply(data: dict, status: int = 200):
+    """Answer JSON callers with JSON and people (forms) with the payments page."""
+    if request.is_json:
+        return jsonify(data), status
+    return redirect(url_for("controls.index"))
+
+
+def control_payment(payment_id):
+    """Return the payment a control names, or 404."""
+    try:
+        return state().payment(payment_id)
+    except SimulatorError:
+        abort(404)
+
+
+@controls.get("/")
+def index():
+    """List the payments with their sales, deliveries and buttons."""
+    with state().lock:
+        payments = sorted(state().payments.values(), key=lambda p: p.create_time, reverse=True)
+        scenarios = list(state().scenarios)
+    return render_template(
+        "payments/simulator/index.html",
+        payments=payments,
+        scenarios=scenarios,
+        webhook_url=current_app.config.get("WEBHOOK_URL"),
+    )
+
+
+@controls.post("/scenarios")
+def add_scenario():
+    """Queue a scenario: {"operation", "outcome", "count", "seconds", "payment_id"}."""
+    data = request.get_json(silent=True) or {}
+    try:
+        scenario = Scenario(
+            operation=str(data.get("operation", "any")),
+            outcome=str(data.get("outcome", "")),
+            count=int(data.get("count", 1)),
+            seconds=float(data.get("seconds", 0)),
+            payment_id=data.get("payment_id"),
+        )
+        state().add_scenario(scenario)
+    except (TypeError, ValueError) as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify({"scenario": vars(scenario)}), 201
+
+
+@controls.delete("/scenarios")
+def clear_scenarios():
+    """Drop every queued scenario."""
+    state().clear_scenarios()
+    return jsonify({"scenarios": []})
+
+
+@controls.post("/payments/<payment_id>/approve")
+def approve(payment_id):
+    """Approve (or decline/cancel) as the buyer would; return where the buyer is sent."""
+    payment = control_payment(payment_id)
+    data = request.get_json(silent=True) or {}
+    choice = data.get("choice", "pay")
+    if choice not in ("pay", "decline", "cancel"):
+        return jsonify({"error": "choice must be pay, decline or cancel"}), 400
+    state().buyer_decides(payment, choice)
+    urls = payment.body["redirect_urls"]
+    if choice == "cancel":
+        return jsonify({"redirect": with_query(urls["cancel_url"], token=payment.token)})
+    location = with_query(
+        urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
+    )
+    return jsonify({"redirect": location, "payer_id": payment.payer_id})
+
+
+@controls.get("/payments/<payment_id>/webhook")
+def webhook_request(payment_id):
+    """Return a signed webhook request (headers and body) without delivering it."""
+    payment = control_payment(payment_id)
+    event_type = EVENT_NAMES.get(request.args.get("event", "completed"))
+    if event_type is None:
+        return jsonify({"error": "event must be completed, pending or refunded"}), 400
+    try:
+        headers, body = signed_request(payment, event_type)
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 409
+    return jsonify(
+        {"url": current_app.config.get("WEBHOOK_URL"), "headers": headers, "body": body.decode()}
+    )
+
+
+@controls.post("/payments/<payment_id>/webhooks")
+def resend_webhook(payment_id):
+    """Deliver an event again: {"event", "times", "concurrent"}; waits for the answers."""
+    payment = control_payment(payment_id)
+    data = request.get_json(silent=True) or request.form
+    event_type = EVENT_NAMES.get(data.get("event", "completed"))
+    url = current_app.config.get("WEBHOOK_URL")
+    try:
+        times = int(data.get("times", 1))
+    except (TypeError, ValueError):
+        times = 0
+    concurrent = data.get("concurrent") in (True, "1", "true", "on")
+    if event_type is None or not 1 <= times <= 20 or not url:
+        return jsonify({"error": "need an event, 1 to 20 times, and a webhook URL"}), 400
+    try:
+        signed = [signed_request(payment, event_type) for _ in range(times)]
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 409
+    outcomes = deliver_many(url, signed, concurrent)
+    with state().lock:
+        payment.deliveries.extend({"event": event_type, "outcome": o} for o in outcomes)
+    return control_reply({"deliveries": outcomes})
+
+
+@controls.post("/payments/<payment_id>/refund")
+def refund(payment_id):
+    """Refund the sale in full and send PAYMENT.SALE.REFUNDED."""
+    payment = control_payment(payment_id)
+    if not state().refund(payment):
+        return control_reply({"error": "no completed sale to refund"}, 409)
+    send_in_background(payment, "PAYMENT.SALE.REFUNDED")
+    return control_reply({"refund": payment.refund})
+
+
+@controls.post("/payments/<payment_id>/complete")
+def complete(payment_id):
+    """Clear a pending sale and send PAYMENT.SALE.COMPLETED."""
+    payment = control_payment(payment_id)
+    if not state().complete_pending(payment):
+        return control_reply({"error": "the sale is not pending"}, 409)
+    send_in_background(payment, "PAYMENT.SALE.COMPLETED")
+    return control_reply({"sale": payment.sale})
