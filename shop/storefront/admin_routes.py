@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from shop.auth.decorators import admin_required
 from shop.catalog import services as catalog_services
@@ -33,9 +34,9 @@ def promotions_list():
 
 def _promotion_form() -> PromotionForm:
     form = PromotionForm()
-    form.currency.choices = [(code, code) for code in CURRENCIES]
+    form.currency.choices = [SelectChoice(code, code) for code in CURRENCIES]
     form.skus.choices = [
-        (product.sku, f"{product.sku} · {product.name}")
+        SelectChoice(product.sku, f"{product.sku} · {product.name}")
         for product in catalog_services.list_all_products()
     ]
     return form

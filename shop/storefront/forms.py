@@ -8,6 +8,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -76,8 +77,8 @@ class CheckoutForm(FlaskForm):
     delivery = RadioField(
         _l("What would you like?"),
         choices=[
-            (Delivery.VOUCHERS.value, _l("PIN vouchers, to keep or give away")),
-            (Delivery.TOPUP.value, _l("Top up my card now")),
+            SelectChoice(Delivery.VOUCHERS.value, _l("PIN vouchers, to keep or give away")),
+            SelectChoice(Delivery.TOPUP.value, _l("Top up my card now")),
         ],
         default=Delivery.VOUCHERS.value,
         validators=[DataRequired(_l("Choose how you want your packs."))],
@@ -133,8 +134,8 @@ class PromotionForm(FlaskForm):
     kind = SelectField(
         _l("Discount"),
         choices=[
-            (PromotionKind.PERCENT.value, _l("Percentage off")),
-            (PromotionKind.AMOUNT.value, _l("Amount off")),
+            SelectChoice(PromotionKind.PERCENT.value, _l("Percentage off")),
+            SelectChoice(PromotionKind.AMOUNT.value, _l("Amount off")),
         ],
     )
     percent = StringField(
