@@ -338,11 +338,16 @@ def delivered_vouchers(order: Order) -> list[DeliveredVoucher]:
     ]
 
 
+def _absolute_url(endpoint: str, **values) -> str:
+    """Return an absolute URL on ``SHOP_BASE_URL``, inside or outside a request (CLI)."""
+    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
+    with current_app.test_request_context("/", base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
 def order_url(order: Order) -> str:
     """Return the order's private link, absolute (for the e-mail)."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    path = url_for("storefront.order", reference=order.reference, key=order_link_key(order))
-    return base + path
+    return _absolute_url("storefront.order", reference=order.reference, key=order_link_key(order))
 
 
 def send_delivery_mail(order: Order) -> None:
@@ -375,6 +380,7 @@ def send_delivery_mail(order: Order) -> None:
             _("See your order at any time: %(url)s", url=order_url(order)),
         ]
         subject = _("Your order %(reference)s", reference=order.reference)
+    begin_write(db.session)  # composing read; the outbox row is this use case's only write
     send_mail(
         order.email,
         subject,
@@ -386,4 +392,4 @@ def send_delivery_mail(order: Order) -> None:
 
 
 def _redeem_url() -> str:
-    return current_app.config["SHOP_BASE_URL"].rstrip("/") + url_for("vouchers.redeem")
+    return _absolute_url("vouchers.redeem")

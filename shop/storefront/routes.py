@@ -217,7 +217,8 @@ def _place(form: CheckoutForm):
         return orders.place_order(request_, current_actor()), 303
     except orders.CheckoutError as exc:
         if exc.reason == "promotion":
-            form.promotion_code.errors.append(promotion_message(exc.facts["error"], "USD"))
+            currency = _quote().currency or "USD"
+            form.promotion_code.errors.append(promotion_message(exc.facts["error"], currency))
         elif exc.reason == "card_number":
             form.card_number.errors.append(card_number_problem(exc.facts["error"]))
         elif exc.field:

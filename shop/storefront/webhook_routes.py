@@ -4,7 +4,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from shop.payments.gateway import WebhookRejected
+from shop.payments.gateway import UnsupportedWebhookEvent, WebhookRejected
 from shop.storefront import fulfilment, payment_flow
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,9 @@ def paypal_webhook():
     try:
         # Werkzeug's headers look names up case-insensitively, as HTTP wants.
         outcome = payment_flow.receive_webhook(request.headers, raw_body)
+    except UnsupportedWebhookEvent as exc:  # genuine, but nothing the shop acts on
+        log.info("webhook %s (%s) ignored", exc.event_id, exc.event_type)
+        return jsonify(outcome="ignored"), 200
     except WebhookRejected as exc:
         log.warning("webhook refused from %s: %s", request.remote_addr, exc)
         return jsonify(error={"code": "webhook_rejected", "message": str(exc)}), 400
