@@ -42,6 +42,9 @@ def demo_command():
     click.echo("Demo data loaded. Logins (e-mail / password):")
     for role, email, password in logins:
         click.echo(f"  {role:<14} {email:<28} {password}")
+    from shop.demo import DEMO_PROMOTIONS
+
+    click.echo("Promotion codes: " + ", ".join(f"{c} ({d})" for c, d, *_ in DEMO_PROMOTIONS))
 
 
 @shop_cli.command("create-user")

@@ -207,10 +207,38 @@ def _ensure_demo_history(customer) -> None:
     db.session.commit()
 
 
+#: Promotion codes of the demo storefront: (code, description, kind, value, minimum total).
+DEMO_PROMOTIONS = (
+    ("WELCOME10", "10 % off your first packs", "percent", 1000, 0),
+    ("TRAVEL5", "USD 5 off orders from USD 20", "amount", 500, 2000),
+)
+
+
+def _ensure_promotions() -> None:
+    from shop.storefront.models import Promotion, PromotionKind
+
+    for code, description, kind, value, minimum in DEMO_PROMOTIONS:
+        if db.session.execute(db.select(Promotion.id).filter_by(code=code)).first():
+            continue
+        db.session.add(
+            Promotion(
+                code=code,
+                description=description,
+                kind=PromotionKind(kind),
+                percent_bps=value if kind == "percent" else 0,
+                amount_off=value if kind == "amount" else 0,
+                currency="USD",
+                min_total=minimum,
+            )
+        )
+    db.session.commit()
+
+
 def load_demo_data() -> list[tuple[str, str, str]]:
     """Create whatever demo data is missing and return the logins as (role, e-mail, password)."""
     _ensure_products()
     _ensure_agent()
     _ensure_users()
     _ensure_cards()
+    _ensure_promotions()
     return [(role.value, email, password) for role, email, password in DEMO_USERS]

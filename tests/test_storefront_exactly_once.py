@@ -12,10 +12,10 @@ import pytest
 
 from shop.audit.models import AuditEvent
 from shop.extensions import db
+from shop.mail.models import OutboxMessage
 from shop.payments.simulator import SimulatorServer
 from shop.storefront import fulfilment, payment_flow
 from shop.storefront.models import OrderStatus, PaymentRecordState, WebhookEvent
-from shop.mail.models import OutboxMessage
 from shop.vouchers.models import Voucher
 from tests.factories import make_product
 from tests.storefront_helpers import (
