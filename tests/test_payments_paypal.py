@@ -210,3 +210,18 @@ def test_no_credential_or_token_reaches_the_log(gateway, simulator, caplog):
     assert simulator.app.config["CLIENT_SECRET"] not in log_text
     assert all(token not in log_text for token in simulator.state.tokens)
     assert "Authorization" not in log_text
+
+
+def test_an_expired_token_is_replaced_once(gateway, simulator):
+    created = gateway.create_payment(order("ORD-1017"))
+    simulator.state.tokens.clear()  # PayPal forgot the token (expired, or restarted)
+    assert gateway.get_payment(created.provider_payment_id).state == PaymentState.CREATED
+
+
+def test_a_paypal_that_refuses_every_token_is_payment_rejected_not_a_loop(
+    gateway, simulator, monkeypatch
+):
+    monkeypatch.setattr(simulator.state, "token_valid", lambda token: False)
+    with pytest.raises(PaymentRejected):
+        gateway.get_payment("PAYID-ANY")
+    assert sum(1 for call in simulator.state.calls if call[0] == "token") == 2
