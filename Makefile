@@ -5,6 +5,7 @@ BIN = $(VENV)/bin
 FLASK = $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SIM_PORT ?= 5001
 
 .PHONY: install install-test run test lint format translations extract-messages clean
 
@@ -30,9 +31,17 @@ install-test: $(VENV)/.installed-test translations
 
 # Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
+# With PAYPAL_MODE unset or "simulator", the PayPal simulator runs beside the shop on
+# $(SIM_PORT) (its webhooks go to the shop) and is stopped when the shop stops.
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
+	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then \
+	  $(FLASK) payments simulator --host $(HOST) --port $(SIM_PORT) \
+	    --webhook-url http://$(HOST):$(PORT)/payments/paypal/webhook & SIM=$$!; \
+	  trap 'kill $$SIM 2>/dev/null' EXIT INT TERM; \
+	fi; \
+	PAYPAL_SIMULATOR_URL=$${PAYPAL_SIMULATOR_URL:-http://$(HOST):$(SIM_PORT)} \
 	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-test lint

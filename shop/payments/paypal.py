@@ -9,6 +9,7 @@ verified by :mod:`shop.payments.webhooks`.
 """
 
 import logging
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -88,6 +89,19 @@ class TimeoutApi(paypalrestsdk.Api):
     def __init__(self, *, timeout: float, **options):
         super().__init__(**options)
         self.timeout = timeout
+        self._retries = threading.local()
+
+    def request(self, url, method, body=None, headers=None, refresh_token=None):
+        """Make one API call; the SDK retries a 401 once with a new token, never endlessly."""
+        depth = getattr(self._retries, "depth", 0)
+        if depth > 1:
+            log.error("PayPal refused a fresh token twice in a row")
+            raise PaymentRejected(REJECTED_MESSAGE)
+        self._retries.depth = depth + 1
+        try:
+            return super().request(url, method, body, headers, refresh_token)
+        finally:
+            self._retries.depth = depth
 
     def http_call(self, url, method, **kwargs):
         """Send one request; a timeout or refused connection is GatewayUnavailable."""

@@ -168,10 +168,11 @@ def send_in_background(payment, event_type: str) -> None:
     if not url or not current_app.config.get("SEND_WEBHOOKS", True):
         return
     headers, body = signed_request(payment, event_type)
+    simulator_state = state()  # the thread runs outside this app context
 
     def run():
         outcome = deliver(url, headers, body)
-        with state().lock:
+        with simulator_state.lock:
             payment.deliveries.append({"event": event_type, "outcome": outcome})
 
     threading.Thread(target=run, name="simulator-webhook", daemon=True).start()

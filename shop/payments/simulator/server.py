@@ -47,7 +47,10 @@ class SimulatorServer:
     def start(self) -> "SimulatorServer":
         """Serve in a daemon thread."""
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="paypal-simulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="paypal-simulator",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -72,6 +72,11 @@ def sign_event(
 ) -> tuple[dict[str, str], bytes]:
     """Return the headers and raw body PayPal would send for ``event``."""
     body = json.dumps(event, separators=(",", ":")).encode()
+    return sign_body(identity, body, webhook_id, cert_url), body
+
+
+def sign_body(identity: SigningIdentity, body: bytes, webhook_id: str, cert_url: str) -> dict:
+    """Return PayPal's signature headers for exactly these body bytes."""
     transmission_id = str(uuid.uuid4())
     transmission_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     message = f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body)}"
@@ -84,7 +89,7 @@ def sign_event(
         "PAYPAL-CERT-URL": cert_url,
         "PAYPAL-AUTH-ALGO": "SHA256withRSA",
     }
-    return headers, body
+    return headers
 
 
 def deliver(url: str, headers: dict, body: bytes, pauses=RETRY_PAUSES) -> str:
