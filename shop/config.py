@@ -31,6 +31,7 @@ ENV_SETTINGS = {
     "SHOP_BASE_URL": str,
     "PIN_HMAC_KEY": str,
     "PIN_ENCRYPTION_KEYS": str,
+    "REPORT_TIMEZONE": str,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -72,6 +73,8 @@ class Defaults:
     LOW_FLOAT_THRESHOLD = 10_000
     #: How long after a sale an agent may void an unredeemed voucher for a refund.
     VOID_WINDOW_HOURS = 24
+    #: The operator's time zone (IANA name): report days run from midnight to midnight there.
+    REPORT_TIMEZONE = "UTC"
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
