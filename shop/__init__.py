@@ -155,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
+    from shop.reports.routes import bp as reports_bp
     from shop.vouchers.routes import bp as vouchers_bp
 
     blueprints = (
@@ -168,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
         auth_bp,
         admin_bp,
         audit_bp,
+        reports_bp,
         i18n.bp,
         api.bp,
     )
