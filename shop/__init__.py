@@ -157,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
+    from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
     from shop.storefront.routes import bp as storefront_bp
@@ -178,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
         customer_bp,
         storefront_admin_bp,
         payment_webhooks_bp,
+        reports_bp,
         i18n.bp,
         api.bp,
     )

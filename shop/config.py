@@ -38,6 +38,7 @@ ENV_SETTINGS = {
     "ORDER_MIN_TOTAL": int,
     "ORDER_MAX_TOTAL": int,
     "ORDER_MAX_QUANTITY": int,
+    "REPORT_TIMEZONE": str,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -85,6 +86,8 @@ class Defaults:
     ORDER_MAX_QUANTITY = 20
     #: An order still unpaid after this many minutes is cancelled by ``orders reconcile``.
     ORDER_PAYMENT_TIMEOUT_MINUTES = 180
+    #: The operator's time zone (IANA name): report days run from midnight to midnight there.
+    REPORT_TIMEZONE = "UTC"
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import update
 
 from shop.agents import ledger
 from shop.agents.models import Agent, AgentStatus, LedgerKind
 from shop.audit.services import Actor, record_event
 from shop.cards import services as card_services
-from shop.cards.models import TopUpSource
+from shop.cards.models import TopUp, TopUpSource
 from shop.catalog import services as catalog_services
 from shop.db import begin_write
 from shop.extensions import db
@@ -213,7 +214,15 @@ def counter_top_up(agent_id: int, sku: str, card_number: str, actor: Actor, *, c
             agent_id=agent.id,
             reference=f"agent:{agent.code}",
         )
-        balance = _pay(agent, agent.wholesale_cost(product.price), f"topup:{topup.id}", actor)
+        cost = agent.wholesale_cost(product.price)
+        balance = _pay(agent, cost, f"topup:{topup.id}", actor)
+        # What the sales reports count: the price then, what the float paid, who sold it.
+        db.session.execute(
+            update(TopUp)
+            .where(TopUp.id == topup.id)
+            .values(face_value=product.price, cost=cost, sold_by_id=actor.user_id)
+            .execution_options(synchronize_session=False)
+        )
         record_event(
             "card.topped_up",
             actor,

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from shop.api import agents, cards, catalog, docs, redemptions  # noqa: E402, F401  (routes register on bp)
+from shop.api import agents, cards, catalog, docs, redemptions, reports  # noqa: E402, F401  (routes register on bp)

@@ -60,7 +60,11 @@ class TopUp(db.Model):
     """One application of a data pack to a card."""
 
     __tablename__ = "topup"
-    __table_args__ = (Index("ix_topup_card_created", "card_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_topup_card_created", "card_id", "created_at"),
+        #: Sales reports: an agent's counter top-ups in a period.
+        Index("ix_topup_agent_created", "agent_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("card.id"))
@@ -75,6 +79,11 @@ class TopUp(db.Model):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
     #: Public reference of what paid: a voucher serial or an order number, never a PIN.
     reference: Mapped[str] = mapped_column(String(64), default="")
+    #: A counter top-up's sale: the pack's price then, what the agent's float paid, and who sold
+    #: it. Empty for every other source.
+    face_value: Mapped[int | None]
+    cost: Mapped[int | None]
+    sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     old_expires_at: Mapped[datetime | None]
     new_expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,7 +5,7 @@ from datetime import UTC
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from shop.auth.decorators import admin_required
@@ -187,10 +187,8 @@ def orders_list():
         status = ""
     search = (request.args.get("q") or "").strip()[:254]
     if search:
-        query = query.where(
-            (Order.reference == search.upper())
-            | (Order.email == search.lower())
-            | (Order.email == search)
+        query = query.where(  # e-mail addresses are matched whatever their case
+            (Order.reference == search.upper()) | (func.lower(Order.email) == search.lower())
         )
     found = list(db.session.execute(query.limit(ORDERS_PER_PAGE)).scalars())
     return render_template(

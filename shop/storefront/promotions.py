@@ -111,7 +111,9 @@ def check_promotion(
         and customer_uses(promotion.id, key) >= promotion.max_uses_per_customer
     ):
         raise PromotionError("customer_limit")
-    if promotion.kind == PromotionKind.AMOUNT and promotion.currency != currency:
+    if promotion.currency != currency and (
+        promotion.kind == PromotionKind.AMOUNT or promotion.min_total
+    ):  # an amount off or a minimum total is money of the promotion's currency
         raise PromotionError("currency")
     eligible = eligible_total(promotion, lines)
     if eligible == 0:

@@ -69,6 +69,10 @@ class Voucher(db.Model):
     __table_args__ = (
         CheckConstraint("face_value > 0", name="face_value_positive"),
         Index("ix_voucher_agent_sold", "agent_id", "sold_at"),
+        #: Sales reports across all agents in a period.
+        Index("ix_voucher_sold_at", "sold_at"),
+        #: Pre-printed stock (inactive vouchers) per agent.
+        Index("ix_voucher_status_agent", "status", "agent_id"),
         Index("ix_voucher_batch_serial", "batch_id", "serial"),
     )
 

@@ -1,0 +1,1 @@
+"""Sales reports for agent managers and the operator: pages, CSV, PDF, dashboard and API."""
