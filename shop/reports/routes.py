@@ -14,6 +14,7 @@ from shop.agents.access import current_agent
 from shop.auth.decorators import admin_required, role_required
 from shop.auth.models import Role
 from shop.reports import periods, queries, services
+from shop.reports import storefront as storefront_reports
 from shop.reports.charts import daily_chart
 from shop.reports.pdf import render_sales_report
 from shop.reports.sales_csv import csv_filename, sales_csv
@@ -164,6 +165,22 @@ def settlement():
         "reports/settlement.html",
         period=period,
         rows=rows,
+        errors=errors,
+        form=_form_values(period),
+        presets=PRESET_LABELS,
+    ), (422 if errors else 200)
+
+
+@bp.route("/storefront")
+@admin_required
+def storefront():
+    """Show the period's online sales by pack and by promotion code."""
+    period, errors = _requested_period()
+    report = storefront_reports.storefront_sales(period) if period else None
+    return render_template(
+        "reports/storefront.html",
+        period=period,
+        report=report,
         errors=errors,
         form=_form_values(period),
         presets=PRESET_LABELS,
