@@ -59,6 +59,7 @@ class Seed:
 
     pins: list[str] = field(default_factory=list)
     serials: list[str] = field(default_factory=list)
+    batch_id: int = 0
 
 
 @dataclass
@@ -120,7 +121,11 @@ def seed_database(url: str, instance_path: str) -> Seed:
         agent_services.credit_agent("DEMO", OPENING_FLOAT, note="opening float")
         agent = agent_services.get_agent_by_code("DEMO")
         sale = sales.sell_vouchers(agent.id, SEEDED_SKU, 4, Actor.system("browser-tests"))
-        seed = Seed(pins=[v.pin for v in sale.vouchers], serials=[v.serial for v in sale.vouchers])
+        seed = Seed(
+            pins=[v.pin for v in sale.vouchers],
+            serials=[v.serial for v in sale.vouchers],
+            batch_id=sale.batch.id,
+        )
         db.session.remove()
         db.engine.dispose()
     return seed
@@ -163,16 +168,38 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def session_cookies(browser, shop):
+    """Log each demo role in once per session (a login costs a slow password hash).
+
+    ``session_cookies("admin")`` returns a storage state for ``new_context(role=...)``.
+    Nothing in the browser tests logs out, so the sessions stay valid.
+    """
+    states = {}
+
+    def state_of(role: str) -> dict:
+        if role not in states:
+            context = browser.new_context(base_url=shop.base_url)
+            log_in(context.new_page(), role)
+            states[role] = context.storage_state()
+            context.close()
+        return states[role]
+
+    return state_of
+
+
 @pytest.fixture
-def new_context(browser, shop):
+def new_context(browser, shop, session_cookies):
     """Open browser contexts (cookie jars) on the shop; all closed after the test.
 
-    ``new_context(locale="zh-CN", width=390)`` sets the browser's language (sent as
-    Accept-Language) and the viewport width.
+    ``new_context(locale="zh-CN", width=390, role="staff")`` sets the browser's language (sent
+    as Accept-Language), the viewport width and, with ``role``, a logged-in demo user.
     """
     contexts = []
 
-    def open_context(locale="en-GB", width=1280, height=900, **options):
+    def open_context(locale="en-GB", width=1280, height=900, role=None, **options):
+        if role is not None:
+            options["storage_state"] = session_cookies(role)
         context = browser.new_context(
             base_url=shop.base_url,
             locale=locale,
@@ -189,7 +216,7 @@ def new_context(browser, shop):
 
     yield open_context
     for context in contexts:
-        context.close()
+        context.close()  # closing twice is harmless
 
 
 @pytest.fixture

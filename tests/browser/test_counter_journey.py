@@ -76,8 +76,8 @@ def tab_to(page, element_id: str, limit: int = 30) -> int:
     raise AssertionError(f"#{element_id} not reached with {limit} presses of Tab")
 
 
-def test_a_counter_sale_needs_only_the_keyboard(page, login_as):
-    login_as(page, "staff")
+def test_a_counter_sale_needs_only_the_keyboard(new_context):
+    page = new_context(role="staff").new_page()
     page.goto("/counter")
     assert tab_to(page, "sku") <= 20
     page.keyboard.press("ArrowDown")
