@@ -6,7 +6,7 @@ FLASK = $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run test lint format translations extract-messages clean
+.PHONY: install install-test run test screenshots lint format translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ run: install
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Full-page PNGs of the main pages, phone and desktop, English and Chinese, into screenshots/.
+screenshots: install-test
+	$(BIN)/pytest -q tests/browser/test_screenshots.py
+
 lint:
 	$(BIN)/ruff check shop tests $(wildcard bench) wsgi.py
 	$(BIN)/ruff format --check shop tests $(wildcard bench) wsgi.py
@@ -51,4 +55,4 @@ extract-messages:
 	$(BIN)/pybabel -q update -i shop/translations/messages.pot -d shop/translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache screenshots
