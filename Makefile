@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
 
-.PHONY: install install-test run test lint format translations extract-messages clean
+.PHONY: install install-test run test screenshots lint format translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ run: install
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Full-page PNGs of the main pages, phone and desktop, English and Chinese, into screenshots/.
+screenshots: install-test
+	$(BIN)/pytest -q tests/browser/test_screenshots.py
+
 lint:
 	$(BIN)/ruff check shop tests $(wildcard bench) wsgi.py
 	$(BIN)/ruff format --check shop tests $(wildcard bench) wsgi.py
@@ -60,4 +64,4 @@ extract-messages:
 	$(BIN)/pybabel -q update -i shop/translations/messages.pot -d shop/translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache screenshots

@@ -1,25 +1,20 @@
 """Invariant 8: guessing is bounded, across workers, and never silently unbounded."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from shop import create_app
 from shop.extensions import db
 from shop.vouchers.pins import damm_check_digit
-from tests.conftest import TEST_SECRETS, make_config
+from tests.conftest import make_config
 from tests.factories import iccid, make_card, make_product
+from tests.live_server import LiveServer
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def unknown_pin(n: int) -> str:
@@ -53,12 +48,6 @@ def test_a_dead_limit_store_refuses_redemptions_instead_of_not_limiting(app, cli
     assert page.status_code == 503
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_on_redis(tmp_path):
     if not redis_available():
@@ -77,53 +66,11 @@ def gunicorn_on_redis(tmp_path):
         make_product()
         card_number = make_card(number=iccid(5150)).number
         db.engine.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "SECRET_KEY": TEST_SECRETS["SECRET_KEY"],
-        "PIN_HMAC_KEY": TEST_SECRETS["PIN_HMAC_KEY"],
-        "PIN_ENCRYPTION_KEYS": TEST_SECRETS["PIN_ENCRYPTION_KEYS"],
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "4",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/api/v1/products", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        output = server.stdout.read().decode(errors="replace")[-2000:]
-        server.wait(timeout=10)
-        server.stdout.close()
-        pytest.fail("gunicorn did not start: " + output)
-    yield base, card_number
-    server.terminate()
-    server.wait(timeout=10)
-    server.stdout.close()
+    server = LiveServer(
+        database, environment={"RATELIMIT_STORAGE_URI": REDIS_URL}, workers=4, threads=4
+    ).start()
+    yield server.base_url, card_number
+    server.stop()
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 

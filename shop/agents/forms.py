@@ -39,13 +39,18 @@ class CounterRedeemForm(FlaskForm):
 
 
 class CounterTopUpForm(FlaskForm):
-    """Top a card up directly, without a voucher."""
+    """Top a card up directly, without a voucher.
 
-    sku = SelectField(_l("Pack"), validators=[DataRequired()], choices=[])
+    It shares the counter page with the sale and redeem forms: its fields get ids of their own
+    so that each label names its own control.
+    """
+
+    sku = SelectField(_l("Pack"), validators=[DataRequired()], choices=[], id="topup-sku")
     card = StringField(
         _l("Customer's card number or phone number"),
         validators=[DataRequired(), Length(max=40)],
         render_kw=CARD_NUMBER_RENDER,
+        id="topup-card",
     )
     submit = SubmitField(_l("Top up the card"))
 

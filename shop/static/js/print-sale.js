@@ -15,8 +15,10 @@
       frame.contentWindow.focus();
       frame.contentWindow.print();
     } catch (error) {
-      link.focus();
+      // printing from the frame was refused: the button below does it
     }
+    // Keyboard users get the focus back on the page, not in the invisible frame.
+    link.focus();
   });
   frame.src = link.href;
   document.body.appendChild(frame);
