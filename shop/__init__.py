@@ -213,6 +213,17 @@ def register_commands(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """Security headers on every response."""
+    from shop.payments import approval_origins
+
+    # "Pay with PayPal" is a form whose answer redirects to PayPal's approval page: the
+    # CSP's form-action must allow that origin, or the browser stops the buyer there.
+    form_action = " ".join(("'self'", *approval_origins(app.config)))
+    security_headers = {
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action {form_action}"
+        ),
+    }
 
     @app.before_request
     def refuse_nul_characters():
@@ -233,7 +244,7 @@ def register_request_hooks(app: Flask) -> None:
     def add_security_headers(response):
         # Downloads set their own framing rules (see shop.web.download_response).
         framable = response.headers.get("X-Frame-Options") == "SAMEORIGIN"
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in security_headers.items():
             if not (framable and name in FRAMING_HEADERS):
                 response.headers[name] = value
         if not app.debug and app.config["SESSION_COOKIE_SECURE"]:

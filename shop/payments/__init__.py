@@ -5,6 +5,7 @@ by :func:`init_app` (which refuses to start the shop with settings that cannot w
 """
 
 import threading
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -14,7 +15,28 @@ from shop.payments.settings import PaymentConfigError, paypal_settings
 EXTENSION_KEY = "payment_gateway"
 _build_lock = threading.Lock()
 
-__all__ = ["PaymentConfigError", "build_gateway", "get_gateway", "init_app"]
+__all__ = [
+    "PaymentConfigError",
+    "approval_origins",
+    "build_gateway",
+    "get_gateway",
+    "init_app",
+]
+
+#: Where PayPal's buyer approval pages live, per mode (the shop's forms redirect there).
+PAYPAL_APPROVAL_ORIGINS = {
+    "live": "https://www.paypal.com",
+    "sandbox": "https://www.sandbox.paypal.com",
+}
+
+
+def approval_origins(config) -> tuple[str, ...]:
+    """Return the origins a "Pay" form may redirect the buyer to (the CSP's form-action)."""
+    mode = str(config.get("PAYPAL_MODE") or "simulator").lower()
+    if mode in PAYPAL_APPROVAL_ORIGINS:
+        return (PAYPAL_APPROVAL_ORIGINS[mode],)
+    parts = urlsplit(str(config.get("PAYPAL_SIMULATOR_URL") or ""))
+    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
 def build_gateway(config) -> PaymentGateway:

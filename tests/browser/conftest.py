@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from shop import create_app
 from shop.config import normalise_database_url
 from shop.extensions import db
+from shop.payments.simulator import SimulatorServer
 from tests.conftest import make_config
 from tests.live_server import LiveServer
 
@@ -137,17 +138,21 @@ def shop(tmp_path_factory):
     url = _fresh_database_url(tmp_path_factory)
     instance = tmp_path_factory.mktemp("browser-instance")
     seed = seed_database(url, str(instance))
+    simulator = SimulatorServer().start()  # PayPal for the storefront journey
     server = LiveServer(
         url,
         environment={
             "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback, as `make run`
             "RATELIMIT_STORAGE_URI": "memory://",
+            **{name: str(value) for name, value in simulator.shop_config().items()},
         },
         workers=1,
         threads=8,
     ).start()
+    simulator.webhook_url = f"{server.base_url}/payments/paypal/webhook"
     yield Shop(server.base_url, url, seed, server, str(instance))
     server.stop()
+    simulator.stop()
 
 
 @pytest.fixture(scope="session")
