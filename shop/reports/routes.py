@@ -155,36 +155,31 @@ def sales():
     )
 
 
+def _period_page(template: str, name: str, compute, empty=None):
+    """Render a report page whose figures ``compute(period)`` gives as ``name``."""
+    period, errors = _requested_period()
+    return render_template(
+        template,
+        period=period,
+        errors=errors,
+        form=_form_values(period),
+        presets=PRESET_LABELS,
+        **{name: compute(period) if period else empty},
+    ), (422 if errors else 200)
+
+
 @bp.route("/settlement")
 @admin_required
 def settlement():
     """Show every agent's float settlement for a period (reconciles with the ledger)."""
-    period, errors = _requested_period()
-    rows = queries.settlements(period) if period else []
-    return render_template(
-        "reports/settlement.html",
-        period=period,
-        rows=rows,
-        errors=errors,
-        form=_form_values(period),
-        presets=PRESET_LABELS,
-    ), (422 if errors else 200)
+    return _period_page("reports/settlement.html", "rows", queries.settlements, [])
 
 
 @bp.route("/storefront")
 @admin_required
 def storefront():
     """Show the period's online sales by pack and by promotion code."""
-    period, errors = _requested_period()
-    report = storefront_reports.storefront_sales(period) if period else None
-    return render_template(
-        "reports/storefront.html",
-        period=period,
-        report=report,
-        errors=errors,
-        form=_form_values(period),
-        presets=PRESET_LABELS,
-    ), (422 if errors else 200)
+    return _period_page("reports/storefront.html", "report", storefront_reports.storefront_sales)
 
 
 @bp.route("/stock")
