@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import Actor, record_event
 from shop.cards import services as card_services
-from shop.cards.models import TopUpSource
+from shop.cards.models import CardStatus, TopUp, TopUpSource
 from shop.db import begin_write
 from shop.extensions import db
 from shop.i18n import data_filter, money_filter
@@ -244,9 +244,9 @@ def _top_up(order: Order) -> bool:
     """Apply every pack to the order's card; False (vouchers instead) if it can't be topped up."""
     try:
         card = card_services.lock_card(order.card.number)
-        if card.status.value != "active":
-            raise card_services.CardSuspended(card.number)
-    except (card_services.CardNotFound, card_services.CardSuspended):
+    except card_services.CardNotFound:
+        card = None
+    if card is None or card.status != CardStatus.ACTIVE:
         order.status_note = "card_fallback"
         return False
     for line in order.lines:
@@ -295,6 +295,19 @@ def _refund(order: Order, actor: Actor, source: str) -> str:
     )
     db.session.expire(order)
     return "refunded"
+
+
+def order_topups(order: Order) -> list[TopUp]:
+    """Return the top-ups an order applied to its card, oldest first."""
+    if order.card_id is None:
+        return []
+    return list(
+        db.session.execute(
+            select(TopUp)
+            .filter_by(card_id=order.card_id, reference=order.reference)
+            .order_by(TopUp.id)
+        ).scalars()
+    )
 
 
 def order_vouchers(order: Order) -> list[Voucher]:

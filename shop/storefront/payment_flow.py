@@ -123,7 +123,7 @@ def complete_return(order: Order, provider_payment_id: str, payer_id: str) -> fu
     payment = fulfilment.payment_for(gateway.name, provider_payment_id)
     if payment is None or payment.order_id != order.id:
         raise fulfilment.UnknownPayment(provider_payment_id)
-    if order.status not in (OrderStatus.PENDING,):
+    if order.status != OrderStatus.PENDING:
         return fulfilment.Settled(order.id, order.status, False, f"already {order.status.value}")
     if payer_id and payment.payer_id != payer_id:
         begin_write(db.session)

@@ -16,6 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from shop.cards.forms import card_number_problem
 from shop.catalog import services as catalog_services
 from shop.catalog.services import ProductNotFound
 from shop.payments.gateway import GatewayUnavailable, PaymentError
@@ -202,8 +203,6 @@ def checkout():
 
 
 def _place(form: CheckoutForm):
-    from shop.cards.forms import card_number_problem
-
     request_ = orders.CheckoutRequest(
         items=cart.items(),
         email=form.email.data,
@@ -249,13 +248,11 @@ def order(reference):
     """Show the order: confirmation before paying, its status, the PINs once fulfilled."""
     order = _visible_order(reference)
     vouchers = fulfilment.delivered_vouchers(order) if order.status == OrderStatus.FULFILLED else []
-    topups = []
-    if order.status == OrderStatus.FULFILLED and not vouchers and order.card is not None:
-        from shop.cards.services import top_up_history
-
-        topups = [
-            t for t in top_up_history(order.card, limit=200) if t.reference == order.reference
-        ]
+    topups = (
+        fulfilment.order_topups(order)
+        if order.status == OrderStatus.FULFILLED and not vouchers
+        else []
+    )
     return (
         render_template(
             "storefront/order.html",
