@@ -304,3 +304,68 @@ def test_a_body_that_is_not_bytes_is_refused(verifier, cert_url):
     headers, body = signed(cert_url)
     with pytest.raises(WebhookRejected):
         verifier.verify(headers, body.decode())
+
+
+class _CertificateServer:
+    """A one-route HTTP server on loopback that answers every request with ``response`` bytes."""
+
+    def __init__(self, response: bytes):
+        import socket
+        import threading
+
+        self.response = response
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.response)
+
+    def close(self):
+        self.sock.close()
+
+
+def _served(response: bytes):
+    server = _CertificateServer(response)
+    verifier = WebhookVerifier(SIMULATOR_WEBHOOK_ID, (origin_of_url(server.url),), timeout=2)
+    headers, body = signed(f"{server.url}/v1/notifications/certs/{CERT_ID}")
+    return server, verifier, headers, body
+
+
+@pytest.mark.parametrize(
+    "response, reason",
+    [
+        # The connection closes 4,900 bytes short of the promised length.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"-" * 100, "downloaded"),
+        # A gzip body that is not gzip: decoding fails while the body is read.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\n\r\n"
+            + b"not gzip at all....",
+            "downloaded",
+        ),
+        # Far larger than any certificate chain: refused once the cap is read, not buffered.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"A" * 200_000,
+            "too large",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot a PEM", "not a PEM"),
+        (b"HTTP/1.1 302 Found\r\nLocation: http://evil.example/\r\n\r\n", "answered 302"),
+    ],
+)
+def test_a_broken_certificate_download_is_a_refusal_not_a_crash(response, reason):
+    server, verifier, headers, body = _served(response)
+    try:
+        with pytest.raises(WebhookRejected, match=reason):
+            verifier.verify(headers, body)
+    finally:
+        server.close()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -177,7 +178,9 @@ class WebhookVerifier:
         if certificate is None:
             try:
                 pem = fetch_certificate_pem(url, self.timeout)
-            except requests.RequestException as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                # The body is read from the raw stream: a connection cut short or a body that
+                # does not decode fails in urllib3, not in requests.
                 log.warning("Webhook certificate download failed: %s", exc.__class__.__name__)
                 raise WebhookRejected("certificate could not be downloaded") from None
             try:
