@@ -10,8 +10,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from shop import config as shop_config
+from shop import wal
 from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
+from shop.session_cookie import SessionCookieInterface
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
 SECURITY_HEADERS = {
@@ -45,6 +47,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
         instance_relative_config=True,
     )
     app.url_map.converters["id"] = RowIdConverter
+    app.session_interface = SessionCookieInterface()
     load_configuration(app, config or {})
     configure_logging(app)
     register_extensions(app)
@@ -87,14 +90,19 @@ def configure_logging(app: Flask) -> None:
         )
 
 
-def _configure_sqlite(engine) -> None:
-    """WAL, foreign keys, a busy timeout, and write use cases that lock up front.
+def _configure_sqlite(engine, checkpoint_seconds: float) -> None:
+    """WAL, foreign keys, a busy timeout, write use cases that lock up front, checkpoints aside.
 
     Transactions are deferred (readers never block writers), except those a service opens with
     :func:`shop.db.begin_write`: they start with ``BEGIN IMMEDIATE``, taking SQLite's write
     lock before their first read, so a read-then-write use case (redeem a voucher, debit a
-    float) never fails half-way because another writer got in between.
+    float) never fails half-way because another writer got in between. With
+    ``checkpoint_seconds`` > 0 the log is checkpointed by a background thread (``shop.wal``).
     """
+    database_path = engine.url.database
+    on_disk = bool(database_path) and database_path != ":memory:"
+    background_checkpoints = on_disk and checkpoint_seconds > 0
+    autocheckpoint = wal.inline_checkpoint_pages(background=background_checkpoints)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -104,9 +112,10 @@ def _configure_sqlite(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cursor.close()
-
-    database_path = engine.url.database
+        if background_checkpoints:
+            wal.ensure_checkpointer(database_path, checkpoint_seconds)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
@@ -130,7 +139,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine)
+            _configure_sqlite(db.engine, app.config["SQLITE_CHECKPOINT_SECONDS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

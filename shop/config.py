@@ -39,6 +39,7 @@ ENV_SETTINGS = {
     "ORDER_MAX_TOTAL": int,
     "ORDER_MAX_QUANTITY": int,
     "REPORT_TIMEZONE": str,
+    "SQLITE_CHECKPOINT_SECONDS": float,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -88,6 +89,8 @@ class Defaults:
     ORDER_PAYMENT_TIMEOUT_MINUTES = 180
     #: The operator's time zone (IANA name): report days run from midnight to midnight there.
     REPORT_TIMEZONE = "UTC"
+    #: SQLite only: seconds between background WAL checkpoints (0: commits checkpoint inline).
+    SQLITE_CHECKPOINT_SECONDS = 0.5
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024

@@ -81,8 +81,12 @@ def end_transaction(session) -> None:
 
     Used before a use case writes on a connection of its own: on SQLite a read transaction
     keeps its snapshot, and would neither see that write nor be allowed to write after it.
+    A scoped session that this request never used has nothing to end and is not created.
     """
-    session = session() if callable(session) else session
+    if callable(session):  # a scoped_session: its current session, if this request has one
+        if not session.registry.has():
+            return
+        session = session()
     if session.in_transaction():
         session.commit()
 
@@ -176,16 +180,15 @@ class GatedSQLiteConnection(sqlite3.Connection):
             self._leave_gate()
 
 
-def begin_driver_write(connection) -> None:
-    """Open a write transaction on a SQLAlchemy connection's driver, for raw-SQL hot paths.
+def begin_driver_write(driver, engine) -> None:
+    """Open a write transaction on a pooled driver connection of ``engine``, for raw-SQL hot paths.
 
     SQLite passes the write gate and takes the write lock (``BEGIN IMMEDIATE``); psycopg opens
     its transaction with the first statement and the statements lock the rows they read.
     """
-    driver = connection.connection.driver_connection
-    if connection.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
         return
     if isinstance(driver, GatedSQLiteConnection):
-        driver.begin_immediate(connection.engine.url.database)
+        driver.begin_immediate(engine.url.database)
     else:
         driver.execute("BEGIN IMMEDIATE")

@@ -89,6 +89,8 @@ def make_config(url: str, **extra) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ENABLED": True,
         "PASSWORD_MIN_LENGTH": 10,
+        # Hundreds of throwaway SQLite files: no checkpoint thread each (see tests/test_wal.py).
+        "SQLITE_CHECKPOINT_SECONDS": 0,
         **TEST_SECRETS,
     }
     config.update(extra)

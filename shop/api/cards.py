@@ -5,7 +5,7 @@ from flask import jsonify
 from shop.api import bp
 from shop.api.errors import ApiError
 from shop.cards import services
-from shop.extensions import limiter
+from shop.extensions import rate_limit
 
 
 def iso(value) -> str | None:
@@ -24,7 +24,7 @@ def card_json(card) -> dict:
 
 
 @bp.get("/cards/<path:number>")
-@limiter.limit("60 per minute")
+@rate_limit("60 per minute")
 def get_card(number):
     """Return one card by ICCID or phone number."""
     try:

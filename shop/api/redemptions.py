@@ -10,7 +10,7 @@ from shop.api.validation import json_body, required_string
 from shop.audit.services import Actor
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
-from shop.extensions import limiter
+from shop.extensions import rate_limit
 from shop.throttle import Throttled
 from shop.vouchers import services
 from shop.vouchers.messages import REDEMPTION_HTTP_STATUS
@@ -47,7 +47,7 @@ def topup_json(topup, sku: str) -> dict:
 
 
 @bp.post("/redemptions")
-@limiter.limit(lambda: current_app.config["REDEEM_REQUESTS_PER_CLIENT"])
+@rate_limit(lambda: current_app.config["REDEEM_REQUESTS_PER_CLIENT"])
 @idempotent(lambda: "public")
 def create_redemption():
     """Redeem a PIN onto a card."""

@@ -9,7 +9,7 @@ from shop.auth.models import Role
 from shop.cards import services
 from shop.cards.forms import CardCreateForm, CardLookupForm, card_number_problem
 from shop.cards.models import CardStatus
-from shop.extensions import limiter
+from shop.extensions import rate_limit
 from shop.web import current_actor
 
 bp = Blueprint("cards", __name__)
@@ -22,7 +22,7 @@ def _may_see_history(card) -> bool:
 
 
 @bp.route("/card")
-@limiter.limit("60 per minute")
+@rate_limit("60 per minute")
 def check():
     """Show a card's status, remaining data and expiry; the owner also sees its top-ups."""
     form = CardLookupForm(request.args)

@@ -100,7 +100,8 @@ def _converters(dialect) -> _Converters:
 
 
 def redeem(
-    connection,
+    driver,
+    dialect,
     *,
     card_number: str,
     pin_hashes: list[str],
@@ -112,13 +113,14 @@ def redeem(
 ) -> tuple[RedeemedRow, AppliedTopUp]:
     """Run the redemption in the open transaction of a driver connection; the caller commits.
 
+    ``driver`` is the DB-API connection (sqlite3 or psycopg) and ``dialect`` its SQLAlchemy
+    dialect, whose column types convert the values.
+
     Raises :class:`CardNotFound`, :class:`CardSuspended` or :class:`NoActiveVoucher`; the
     caller then rolls back.
     """
-    dialect = connection.dialect
     sql = _statements(dialect.name, len(pin_hashes))
     convert = _converters(dialect)
-    driver = connection.connection.driver_connection
     card_row = driver.execute(sql["lock_card"], (card_number,)).fetchone()
     if card_row is None:
         raise CardNotFound(card_number)

@@ -22,7 +22,7 @@ from shop.cards.models import TopUp
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
 from shop.catalog import services as catalog_services
-from shop.extensions import db, limiter
+from shop.extensions import db, rate_limit
 from shop.throttle import Throttled
 from shop.vouchers import batches, printing, services
 from shop.vouchers.forms import DisableVouchersForm, GenerateBatchForm, RedeemForm, SerialSearchForm
@@ -41,7 +41,7 @@ def _redeem_rate():
 
 
 @bp.route("/redeem", methods=["GET", "POST"])
-@limiter.limit(_redeem_rate, methods=["POST"])
+@rate_limit(_redeem_rate, methods=["POST"])
 def redeem():
     """Redeem a PIN onto a card."""
     form = RedeemForm(serial=request.args.get("serial", ""))

@@ -176,12 +176,15 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
     pin_hashes = pin_vault().lookup_hashes(pin)
     now = utcnow()
     end_transaction(db.session)
-    with db.engine.connect() as connection:
-        driver = connection.connection.driver_connection
-        begin_driver_write(connection)
+    engine = db.engine
+    pooled = engine.raw_connection()  # the app's pool, without a Connection object around it
+    try:
+        driver = pooled.driver_connection
+        begin_driver_write(driver, engine)
         try:
             voucher, topup = redemption_sql.redeem(
-                connection,
+                driver,
+                engine.dialect,
                 card_number=card_number,
                 pin_hashes=pin_hashes,
                 channel=channel,
@@ -200,6 +203,8 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
             driver.rollback()
             raise
         driver.commit()
+    finally:
+        pooled.close()  # back to the pool
     return Redemption(serial=voucher.serial, sku=_sku_of(voucher.product_id), topup=topup)
 
 
