@@ -172,3 +172,23 @@ def test_a_suspended_card_at_fulfilment_gets_vouchers_instead(app, client):
     assert order.status_note == "card_fallback"
     assert db.session.execute(db.select(db.func.count(Voucher.id))).scalar_one() == 1
     assert db.session.get(Card, card.id).data_balance_mb == 0
+
+
+def test_vouchers_carry_the_terms_the_buyer_was_shown_even_if_the_pack_changed_since(app, client):
+    from shop.catalog.models import Product
+    from tests.storefront_helpers import approve, path_of, place_order, start_payment
+
+    pack = make_product(price=800, data_mb=1024, validity_days=7)
+    add_to_cart(client, pack.sku, 2)
+    order_path = place_order(client)
+    approval = start_payment(client, order_path)
+    changed = db.session.get(Product, pack.id)
+    changed.price, changed.data_mb, changed.validity_days = 1200, 512, 3  # changed mid-payment
+    db.session.commit()
+    client.get(path_of(approve(approval)))
+
+    order = order_by_path(order_path)
+    assert order.status == OrderStatus.FULFILLED
+    vouchers = db.session.execute(db.select(Voucher)).scalars().all()
+    assert len(vouchers) == 2
+    assert {(v.face_value, v.data_mb, v.validity_days) for v in vouchers} == {(800, 1024, 7)}

@@ -229,6 +229,9 @@ def fulfil(order: Order, actor: Actor) -> None:
             note=f"order {order.reference}",
             commit=False,
             paid_for=True,
+            terms=batches.VoucherTerms(
+                line.unit_price, order.currency, line.data_mb, line.validity_days
+            ),
         )
         line.batch_id = generated.batch.id
     record_event(

@@ -47,6 +47,21 @@ class ExportRefused(BatchError):
     """Only an inactive stock batch can be exported, and only once."""
 
 
+@dataclass(frozen=True)
+class VoucherTerms:
+    """What each voucher of a batch is worth and grants: usually the pack's current terms."""
+
+    face_value: int
+    currency: str
+    data_mb: int
+    validity_days: int
+
+    @classmethod
+    def of(cls, product) -> "VoucherTerms":
+        """Return a pack's terms as they are now."""
+        return cls(product.price, product.currency, product.data_mb, product.validity_days)
+
+
 @dataclass
 class IssuedVoucher:
     """A voucher just generated, with its PIN in clear for the caller to print once."""
@@ -68,7 +83,9 @@ class GeneratedBatch:
     vouchers: list[IssuedVoucher]
 
 
-def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, constants: dict):
+def _voucher_rows(
+    batch: VoucherBatch, product, terms: VoucherTerms, start: int, stop: int, vault, constants: dict
+):
     """Yield (PIN, insert row) for positions ``start..stop-1``; see ``bulk.COLUMNS``."""
     hmac_key = vault.current_hmac_key_id
     enc_key = vault.current_encryption_key_id
@@ -86,11 +103,11 @@ def _voucher_rows(batch: VoucherBatch, product, start: int, stop: int, vault, co
                 product.id,
                 batch.agent_id,
                 constants["status"],
-                product.price,
+                terms.face_value,
                 constants["cost"],
-                product.currency,
-                product.data_mb,
-                product.validity_days,
+                terms.currency,
+                terms.data_mb,
+                terms.validity_days,
                 pin_hash(pin, hmac_key),
                 hmac_key,
                 encrypt(pin, serial),
@@ -119,6 +136,7 @@ def generate_batch(
     commit: bool = True,
     unit_cost: int | None = None,
     paid_for: bool = False,
+    terms: VoucherTerms | None = None,
 ) -> GeneratedBatch:
     """Generate ``count`` vouchers of ``product`` in one transaction: all of them or none.
 
@@ -127,7 +145,8 @@ def generate_batch(
     stays. With ``keep_pins`` the clear PINs are returned for printing once. With
     ``commit=False`` the caller owns the transaction (a sale that also debits a float), and
     ``unit_cost`` is what the selling agent pays for each voucher. ``paid_for`` issues
-    vouchers already paid (an online order) even if the pack was taken off sale since.
+    vouchers already paid (an online order) even if the pack was taken off sale since, and
+    ``terms`` gives them what the buyer was shown (price, data, validity) if the pack changed.
     """
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_SIZE:
         raise InvalidBatch("count", f"from 1 to {MAX_BATCH_SIZE} vouchers")
@@ -154,6 +173,7 @@ def generate_batch(
                 progress,
                 chunk_size,
                 unit_cost,
+                terms or VoucherTerms.of(product),
             )
         except IntegrityError:
             undo()  # two PINs hashed alike: draw them all again
@@ -181,6 +201,7 @@ def _generate(
     progress,
     chunk_size,
     unit_cost,
+    terms,
 ) -> GeneratedBatch:
     now = utcnow()
     batch = VoucherBatch(
@@ -213,7 +234,7 @@ def _generate(
     pins: list[str] = []
     for start in range(1, count + 1, chunk_size):
         stop = min(start + chunk_size, count + 1)
-        chunk = list(_voucher_rows(batch, product, start, stop, vault, constants))
+        chunk = list(_voucher_rows(batch, product, terms, start, stop, vault, constants))
         bulk.write_rows(connection, [row for _pin, row in chunk])
         if keep_pins:
             pins.extend(pin for pin, _row in chunk)
@@ -233,8 +254,8 @@ def _generate(
                 pin,
                 batch.initial_status,
                 batch.expires_at,
-                product.price,
-                product.currency,
+                terms.face_value,
+                terms.currency,
             )
             for row, pin in zip(rows, pins, strict=True)
         ]
