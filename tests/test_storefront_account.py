@@ -196,3 +196,33 @@ def test_account_pages_send_anonymous_visitors_to_log_in(app, client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.post("/account/cards/1/remove").status_code == 302
     assert saved_rows() == []
+
+
+def test_simultaneous_saves_of_one_card_by_one_customer_save_it_once(app):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shop.audit.services import Actor
+    from shop.storefront.saved_cards import SavedCardError, save_card
+
+    user_id = make_user(role="customer").id
+    number = make_card().number
+    workers = 6
+    barrier = threading.Barrier(workers)
+
+    def save(_):
+        with app.app_context():
+            barrier.wait()
+            try:
+                save_card(user_id, number, "trip", Actor(label="test"))
+            except SavedCardError as exc:
+                return exc.reason
+            finally:
+                db.session.remove()
+            return "saved"
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(save, range(workers)))
+
+    assert sorted(outcomes) == ["exists"] * (workers - 1) + ["saved"]
+    assert len(saved_rows()) == 1

@@ -8,8 +8,10 @@ gives the ownership up again.
 from sqlalchemy import select
 
 from shop.audit.services import Actor, record_event
+from shop.auth.models import User
 from shop.cards import services as card_services
 from shop.cards.models import Card
+from shop.db import begin_write
 from shop.extensions import db
 from shop.storefront.models import SavedCard
 
@@ -41,7 +43,22 @@ def get_saved_card(user_id: int, saved_id: int) -> SavedCard | None:
 
 
 def save_card(user_id: int, number: str, label: str, actor: Actor) -> SavedCard:
-    """Save a card by its number; raise SavedCardError (invalid, not_found, owned, exists, full)."""
+    """Save a card by its number; raise SavedCardError (invalid, not_found, owned, exists, full).
+
+    One customer's saves run one at a time (SQLite's write lock, or the customer's row locked on
+    PostgreSQL), so two at once can neither save the same card twice nor pass the limit.
+    """
+    begin_write(db.session)
+    try:
+        return _save_locked(user_id, number, label, actor)
+    except BaseException:
+        db.session.rollback()  # let the next writer in at once
+        raise
+
+
+def _save_locked(user_id: int, number: str, label: str, actor: Actor) -> SavedCard:
+    """Save the card in the open write transaction, the customer's row locked first."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
     try:
         card = card_services.find_card(number)
     except card_services.CardNotFound as exc:
@@ -63,7 +80,6 @@ def save_card(user_id: int, number: str, label: str, actor: Actor) -> SavedCard:
         )
         db.session.expire(card)
         if card.owner_id != user_id:  # someone else claimed it this instant
-            db.session.rollback()
             raise SavedCardError("owned")
     saved = SavedCard(user_id=user_id, card_id=card.id, label=label.strip()[:60])
     db.session.add(saved)
