@@ -300,6 +300,16 @@ def test_dashboard_chart_is_svg_without_inline_style_or_script(app, client):
     assert " style=" not in body and "<script" not in body
 
 
+def test_a_report_opened_without_a_period_says_it_shows_this_month(app, client, login):
+    login("admin")
+    month = periods.preset_period("this_month", UTC_ZONE)
+    for path in ("/reports/sales", "/reports/settlement", "/reports/storefront"):
+        body = client.get(path).get_data(as_text=True)
+        assert '<option value="this_month" selected>' in body, path
+        assert body.count(" selected>") == 1, path
+        assert f'value="{month.first.isoformat()}"' in body, path
+
+
 def test_bad_dates_on_the_pages_are_a_form_error_not_a_crash(app, client, login):
     world = sales_world()
     login_as(client, world.manager)

@@ -16,6 +16,8 @@ from shop.timeutil import utcnow
 MAX_DAYS = 366
 #: Named periods offered on the report pages.
 PRESETS = ("today", "yesterday", "this_week", "this_month", "last_month", "custom")
+#: The period of a report page opened without one.
+DEFAULT_PRESET = "this_month"
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
@@ -154,4 +156,4 @@ def requested_period(
         return preset_period(preset, zone, now)
     if preset == "custom" or first_text or last_text:
         return parse_period(first_text, last_text, zone)
-    return preset_period("this_month", zone, now)
+    return preset_period(DEFAULT_PRESET, zone, now)

@@ -98,8 +98,10 @@ def _requested_period():
 
 
 def _form_values(period) -> dict:
+    """Return the period form as asked, or set to the default period when none was asked."""
+    custom = request.args.get("from") or request.args.get("to")
     return {
-        "preset": request.args.get("preset") or ("custom" if request.args.get("from") else ""),
+        "preset": request.args.get("preset") or ("custom" if custom else periods.DEFAULT_PRESET),
         "from": request.args.get("from") or (period.first.isoformat() if period else ""),
         "to": request.args.get("to") or (period.last.isoformat() if period else ""),
     }
