@@ -13,11 +13,13 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from shop import create_app
+from shop.audit.services import Actor
 from shop.config import normalise_database_url
 from shop.extensions import db
 from shop.payments.simulator import SimulatorServer
@@ -52,6 +54,8 @@ REDEEM_CARD = "8944000000000000027"
 SEEDED_SKU = "ASIA-1GB-7D"
 #: The demo agent's opening float (USD minor units).
 OPENING_FLOAT = 50_000
+#: Who the seeding is, in the audit log.
+SEED_ACTOR = Actor.system("browser-tests")
 
 
 @dataclass
@@ -61,6 +65,11 @@ class Seed:
     pins: list[str] = field(default_factory=list)
     serials: list[str] = field(default_factory=list)
     batch_id: int = 0
+    #: A guest's order waiting for payment, and one paid with its PINs: their private links.
+    pending_order: str = ""
+    paid_order: str = ""
+    #: The demo promotion code the paid orders used.
+    promotion_id: int = 0
 
 
 @dataclass
@@ -106,30 +115,82 @@ def _fresh_database_url(tmp_path_factory) -> str:
     return url
 
 
-def seed_database(url: str, instance_path: str) -> Seed:
-    """Migrate ``url`` and load the demo data, a float and a few sold PINs."""
+def seed_database(url: str, instance_path: str, simulator: SimulatorServer) -> Seed:
+    """Migrate ``url`` and load the demo data, a float, a few sold PINs and online orders."""
     from flask_migrate import upgrade
 
     from shop.agents import sales
     from shop.agents import services as agent_services
-    from shop.audit.services import Actor
     from shop.demo import load_demo_data
 
-    app = create_app(make_config(url), instance_path=instance_path)
+    app = create_app(make_config(url, **simulator.shop_config()), instance_path=instance_path)
     with app.app_context():
         upgrade()
         load_demo_data()
         agent_services.credit_agent("DEMO", OPENING_FLOAT, note="opening float")
         agent = agent_services.get_agent_by_code("DEMO")
-        sale = sales.sell_vouchers(agent.id, SEEDED_SKU, 4, Actor.system("browser-tests"))
+        sale = sales.sell_vouchers(agent.id, SEEDED_SKU, 4, SEED_ACTOR)
         seed = Seed(
             pins=[v.pin for v in sale.vouchers],
             serials=[v.serial for v in sale.vouchers],
             batch_id=sale.batch.id,
         )
+        _seed_reports(agent)
+        _seed_orders(seed)
         db.session.remove()
         db.engine.dispose()
     return seed
+
+
+def _seed_reports(agent) -> None:
+    """Give the reports a second pack sold at the counter and pre-printed stock to count."""
+    from shop.agents import sales
+    from shop.catalog.services import get_product_by_sku
+    from shop.vouchers import batches
+
+    sales.sell_vouchers(agent.id, "JP-3GB-7D", 2, SEED_ACTOR)
+    stock = get_product_by_sku("EU-5GB-30D")
+    batches.generate_batch(stock, 10, agent_id=agent.id, inactive=True, actor=SEED_ACTOR)
+
+
+def _seed_orders(seed: Seed) -> None:
+    """Place orders through the storefront's services (one pending, three paid); save a card."""
+    from shop.auth.services import find_user_by_email
+    from shop.storefront.models import Delivery
+    from shop.storefront.orders import CheckoutRequest, order_link_key, place_order
+    from shop.storefront.promotions import find_promotion
+    from shop.storefront.saved_cards import save_card
+
+    def order(email, items, promotion="", user_id=None):
+        request = CheckoutRequest(items, email, Delivery.VOUCHERS, "", promotion, user_id)
+        return place_order(request, SEED_ACTOR)
+
+    def private_link(placed) -> str:
+        return f"/orders/{placed.reference}?key={order_link_key(placed)}"
+
+    pending = order("guest@example.com", {"ASIA-10GB-30D": 1, "JP-3GB-7D": 2}, "TRAVEL5")
+    paid = _pay(order("backpacker@example.com", {"ASIA-1GB-7D": 2, "EU-5GB-30D": 1}, "WELCOME10"))
+    _pay(order("nomad@example.com", {"GLOBAL-3GB-15D": 1}, "WELCOME10"))
+    customer = find_user_by_email(LOGINS["customer"][0])
+    _pay(order(customer.email, {"ASIA-10GB-30D": 1}, user_id=customer.id))
+    save_card(customer.id, "8966000000000000012", "Travel SIM", SEED_ACTOR)
+    seed.pending_order = private_link(pending)
+    seed.paid_order = private_link(paid)
+    seed.promotion_id = find_promotion("WELCOME10").id
+
+
+def _pay(order):
+    """Pay ``order`` at the PayPal simulator and bring the buyer back: the order is fulfilled."""
+    from shop.storefront import payment_flow
+    from shop.storefront.models import OrderStatus
+    from tests.storefront_helpers import approve
+
+    # The simulator sends the buyer to these; the seeding completes the return itself.
+    urls = payment_flow.ReturnUrls("http://127.0.0.1/return", "http://127.0.0.1/cancel")
+    back = parse_qs(urlsplit(approve(payment_flow.start_payment(order, urls))).query)
+    settled = payment_flow.complete_return(order, back["paymentId"][0], back["PayerID"][0])
+    assert settled.status == OrderStatus.FULFILLED, settled
+    return order
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +198,8 @@ def shop(tmp_path_factory):
     """The seeded shop served by gunicorn for the whole session."""
     url = _fresh_database_url(tmp_path_factory)
     instance = tmp_path_factory.mktemp("browser-instance")
-    seed = seed_database(url, str(instance))
-    simulator = SimulatorServer().start()  # PayPal for the storefront journey
+    simulator = SimulatorServer().start()  # PayPal for the seeded orders and the journey
+    seed = seed_database(url, str(instance), simulator)
     server = LiveServer(
         url,
         environment={

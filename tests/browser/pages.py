@@ -1,5 +1,6 @@
 """The main pages of the shop, as each kind of user sees them: screenshots and a11y checks."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Browser locales (sent as Accept-Language) and the short name used in file names.
@@ -10,15 +11,42 @@ WIDTHS = {"phone": 390, "desktop": 1280}
 
 @dataclass(frozen=True)
 class MainPage:
-    """A page worth looking at: its name, who looks (a demo role or nobody) and its path."""
+    """A page worth looking at: its name, who looks (a demo role or nobody) and its path.
+
+    ``prepare`` does in the browser what the page needs first (a cart lives in the session,
+    so only the visitor's own clicks can fill it); ``shows`` is a CSS selector the page must
+    match, so that a page missing what it is meant to show fails instead of being pictured.
+    """
 
     name: str
     role: str | None
     path: str
+    prepare: Callable | None = None
+    shows: str = "main h1"
+
+    def open(self, page):
+        """Prepare, go to the page and check it answered and shows what it should."""
+        if self.prepare is not None:
+            self.prepare(page)
+        response = page.goto(self.path)
+        assert response.ok, f"{self.path}: HTTP {response.status}"
+        assert page.locator(self.shows).count(), f"{self.name}: nothing matches {self.shows!r}"
+        return response
+
+
+def fill_cart(page) -> None:
+    """Put two packs in the visitor's cart and apply a promotion code, with the page's forms."""
+    for sku in ("ASIA-10GB-30D", "ASIA-1GB-7D"):
+        page.goto(f"/packs/{sku}")
+        with page.expect_navigation():
+            page.locator("main form[action$='/cart/add'] [type=submit]").click()
+    page.locator("#code").fill("WELCOME10")
+    with page.expect_navigation():
+        page.locator("main form[action$='/cart/promotion'] [type=submit]").click()
 
 
 def main_pages(seed) -> list[MainPage]:
-    """Return the main pages; paths that need a seeded voucher or batch use ``seed``."""
+    """Return the main pages; paths that need a seeded voucher, batch or order use ``seed``."""
     serial = seed.serials[-1]
     return [
         MainPage("catalog", None, "/"),
@@ -27,14 +55,23 @@ def main_pages(seed) -> list[MainPage]:
         MainPage("redeem", None, "/redeem"),
         MainPage("login", None, "/login"),
         MainPage("register", None, "/register"),
+        MainPage("cart-empty", None, "/cart", shows="main .empty-state"),
+        MainPage("cart", None, "/cart", prepare=fill_cart, shows="main tfoot tr + tr + tr"),
+        MainPage("checkout", None, "/checkout", shows="main form [name=email]"),
+        MainPage("order-confirm", None, seed.pending_order, shows="#confirm-heading"),
+        MainPage("order-pins", None, seed.paid_order, shows="main td.pin"),
         MainPage("account", "customer", "/account"),
         MainPage("card-history", "customer", "/card?number=8966000000000000012"),
+        MainPage("account-orders", "customer", "/account/orders", shows="main tbody tr"),
+        MainPage("account-cards", "customer", "/account/cards", shows="main tbody tr"),
         MainPage("counter", "staff", "/counter"),
         MainPage("counter-sale", "staff", f"/counter/batches/{seed.batch_id}"),
         MainPage("counter-voucher", "staff", f"/counter/vouchers/{serial}"),
         MainPage("manage", "manager", "/manage/"),
         MainPage("statement", "manager", "/manage/statement"),
         MainPage("float-requests", "manager", "/manage/float-requests"),
+        MainPage("reports", "manager", "/reports/"),
+        MainPage("reports-sales", "manager", "/reports/sales", shows="main tbody tr"),
         MainPage("admin", "admin", "/admin/"),
         MainPage("admin-packs", "admin", "/admin/products"),
         MainPage("admin-pack-form", "admin", "/admin/products/new"),
@@ -47,6 +84,14 @@ def main_pages(seed) -> list[MainPage]:
         MainPage("admin-cards", "admin", "/admin/cards"),
         MainPage("admin-card", "admin", "/admin/cards/1"),
         MainPage("audit-log", "admin", "/admin/audit"),
+        MainPage("admin-orders", "admin", "/admin/orders", shows="main tbody tr"),
+        MainPage("admin-promotions", "admin", "/admin/promotions", shows="main tbody tr"),
+        MainPage("admin-promotion", "admin", f"/admin/promotions/{seed.promotion_id}"),
+        MainPage("admin-promotion-form", "admin", "/admin/promotions/new", shows="main form"),
+        MainPage("admin-sales", "admin", "/reports/sales", shows="main tbody tr"),
+        MainPage("settlement", "admin", "/reports/settlement", shows="main tbody tr"),
+        MainPage("online-sales", "admin", "/reports/storefront", shows="main tbody tr"),
+        MainPage("stock", "admin", "/reports/stock", shows="main tbody tr"),
     ]
 
 

@@ -38,7 +38,7 @@ def test_main_pages_have_no_serious_accessibility_violations(new_context, shop, 
     for role, pages in pages_by_role(shop.seed).items():
         page = new_context(locale=LANGUAGES[language], role=role).new_page()
         for main_page in pages:
-            page.goto(main_page.path)
+            main_page.open(page)
             for violation in axe_violations(page):
                 line = (
                     f"{main_page.name}: {violation['id']} ({violation['impact']}) "

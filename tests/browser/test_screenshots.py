@@ -23,8 +23,7 @@ def test_main_pages_fit_the_screen_and_are_saved_as_screenshots(new_context, sho
     for role, pages in pages_by_role(shop.seed).items():
         page = new_context(locale=LANGUAGES[language], role=role).new_page()
         for main_page in pages:
-            response = page.goto(main_page.path)
-            assert response.ok, f"{main_page.path}: HTTP {response.status}"
+            main_page.open(page)
             for width, pixels in WIDTHS.items():
                 page.set_viewport_size({"width": pixels, "height": 900})
                 page.screenshot(path=folders[width] / f"{main_page.name}.png", full_page=True)
