@@ -61,7 +61,7 @@ format:
 
 extract-messages:
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .
-	$(BIN)/pybabel -q update -i shop/translations/messages.pot -d shop/translations
+	$(BIN)/pybabel -q update -w 100 --ignore-obsolete -i shop/translations/messages.pot -d shop/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache screenshots

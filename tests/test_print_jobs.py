@@ -65,3 +65,23 @@ def test_print_jobs_are_for_the_operator_only(client, login):
     login("agent_manager")
     assert client.get("/admin/print-jobs/1").status_code == 403
     assert client.post("/admin/vouchers/batches/1/print", data={"format": "a4"}).status_code == 403
+
+
+def test_a_background_print_is_in_the_language_of_the_page_that_asked(
+    app, client, login, monkeypatch
+):
+    monkeypatch.setattr(printing, "BACKGROUND_ABOVE", 2)
+    login("admin")
+    make_vouchers(make_product(), count=3)
+    batch = db.session.execute(db.select(Voucher.batch_id)).scalars().first()
+    response = client.post(
+        f"/admin/vouchers/batches/{batch}/print",
+        data={"format": "a4"},
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    assert response.status_code == 302
+    wait_for_print_jobs()
+    db.session.rollback()
+    job = db.session.execute(db.select(PrintJob)).scalar_one()
+    text = "".join(pdf_text(client.get(f"/admin/print-jobs/{job.id}.pdf").data).split())
+    assert text.count("序列号") == 3 and "Serial" not in text

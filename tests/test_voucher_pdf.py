@@ -24,6 +24,19 @@ from shop.vouchers.symbols import qr_modules
 from tests.factories import make_agent, make_product
 
 CONTEXT = PrintContext(shop_name="Wanderdata", base_url="https://shop.example")
+CHINESE = PrintContext(shop_name="Wanderdata", base_url="https://shop.example", locale="zh_Hans_CN")
+
+
+@pytest.fixture(scope="module")
+def babel_app(tmp_path_factory):
+    """An app context for the shop's message catalog (no database is touched)."""
+    from shop import create_app
+    from tests.conftest import make_config
+
+    folder = tmp_path_factory.mktemp("pdf-i18n")
+    app = create_app(make_config(f"sqlite:///{folder / 'unused.db'}"), instance_path=str(folder))
+    with app.app_context():
+        yield app
 
 
 def vouchers(count: int) -> list[PrintableVoucher]:
@@ -82,12 +95,24 @@ def test_a4_sheet_holds_ten_vouchers_a_page_with_every_pin_and_serial_as_text():
     assert "Demo Travel Shop Bangkok" in text
 
 
-def test_chinese_instructions_are_real_text_in_an_embedded_font():
-    pdf = render_a4_sheets(vouchers(1), CONTEXT)
-    assert "兑换" in text_of(pdf)[0]
+def test_chinese_labels_are_real_text_in_an_embedded_font(babel_app):
+    pdf = render_a4_sheets(vouchers(1), CHINESE)
+    text = "".join(text_of(pdf)[0].split())  # pypdf breaks lines between Chinese and Latin runs
+    assert "序列号" in text and "兑换截止2027-11-22" in text and "兑换后30天内有效" in text
+    assert "覆盖范围：TH,VN,MY" in text and "US$25.00" in text
     assert any("DroidSansFallback" in name for name in embedded_font_names(pdf))
     page_text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     assert "每个" in page_text
+
+
+@pytest.mark.parametrize("render", [render_a4_sheets, render_receipts])
+def test_an_english_voucher_prints_no_chinese_and_a_chinese_one_no_english_label(babel_app, render):
+    english = "".join(text_of(render(vouchers(1), CONTEXT)))
+    chinese = "".join("".join(text_of(render(vouchers(1), CHINESE))).split())
+    assert not any(char >= "\u2e80" for char in english)
+    assert "Serial" in english and "One use only" in english
+    for label in ("Serial", "Redeem by", "Coverage", "valid", "One use only", "How to", "Keep"):
+        assert label.replace(" ", "") not in chinese
 
 
 def test_a4_page_renders_to_a_png_with_ink_on_it(tmp_path):
@@ -189,8 +214,8 @@ def test_receipts_one_page_each_with_its_pin_and_serial(count):
 
 
 @pytest.mark.parametrize("render", [render_a4_sheets, render_receipts])
-def test_no_font_is_left_unembedded(render):
-    pdf = render(vouchers(11), CONTEXT)
+def test_no_font_is_left_unembedded(babel_app, render):
+    pdf = render(vouchers(11), CHINESE)
     fonts = list(every_font(pdf))
     assert fonts
     names = set()

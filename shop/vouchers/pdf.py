@@ -1,5 +1,8 @@
 """Printable PIN vouchers: A4 sheets of ten with cut marks, and 80 mm receipts.
 
+A voucher is printed in one language, the one of whoever prints it (``PrintContext.locale``:
+the counter's or buyer's page language), with its labels from the shop's message catalog.
+
 Functions return PDF bytes (a reportlab canvas on a ``BytesIO``); routes only send them. Text is
 real text, and every font is embedded (a subset of the TrueType files in ``shop/fonts``): DejaVu
 Sans for Latin text, DejaVu Sans Mono Bold for the PIN, Droid Sans Fallback for Chinese. So the
@@ -18,6 +21,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import urlencode
 
+from flask import has_request_context
+from flask_babel import force_locale, get_locale, gettext
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -54,16 +59,16 @@ RECEIPT_WIDTH = 80 * mm
 RECEIPT_HEIGHT = 135 * mm
 DARK = (0.11, 0.13, 0.17)
 MUTED = (0.33, 0.36, 0.42)
-RECEIPT_INSTRUCTIONS = (
-    "How to redeem:",
-    "1. Scan the QR code or open the redeem page.",
-    "2. Type the PIN and your card number (ICCID) or phone number.",
-    "3. The data is added at once; validity starts on redemption.",
-    "兑换方法：",
-    "1. 扫描二维码或打开兑换页面。",
-    "2. 输入 PIN 码和卡号（ICCID）或手机号码。",
-    "3. 流量立即到账，有效期自兑换之日起计算。",
-)
+
+
+def _receipt_instructions_text() -> tuple[str, ...]:
+    """Return the receipt's redeem steps in the current language."""
+    return (
+        gettext("How to redeem:"),
+        gettext("1. Scan the QR code or open the redeem page."),
+        gettext("2. Type the PIN and your card number (ICCID) or phone number."),
+        gettext("3. The data is added at once; validity starts on redemption."),
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class PrintContext:
 
     shop_name: str
     base_url: str
+    #: The language of the labels (a locale of ``LANGUAGES``: ``en`` or ``zh_Hans_CN``).
+    locale: str = "en"
 
     @property
     def redeem_url(self) -> str:
@@ -201,8 +208,8 @@ def wrap_mixed(text: str, size: float, width: float, later_width: float | None =
 
 
 @lru_cache(maxsize=256)
-def _price(amount: int, currency: str) -> str:
-    return format_money(amount, currency, "en")
+def _price(amount: int, currency: str, locale: str) -> str:
+    return format_money(amount, currency, locale)
 
 
 # --- Layout --------------------------------------------------------------------------------------
@@ -234,31 +241,32 @@ def _draw_voucher(
         canvas.setFillColorRGB(*MUTED)
         agent_width = inner - _width(shop_name, SANS_BOLD, 10) - 8
         canvas.drawRightString(right, top - 8, _fit(voucher.agent_name, SANS, 7.5, agent_width))
-    price = _price(voucher.face_value, voucher.currency)
+    price = _price(voucher.face_value, voucher.currency, context.locale)
     canvas.setFillColorRGB(*DARK)
     canvas.setFont(SANS_BOLD, 11)
     name_width = inner - _width(price, SANS_BOLD, 11) - 6
     canvas.drawString(left, top - 23, _fit(voucher.pack_name, SANS_BOLD, 11, name_width))
     canvas.drawRightString(right, top - 23, price)
-    canvas.setFont(SANS, 8)
-    facts = f"{data_label(voucher.data_mb)} · valid {voucher.validity_days} days after redemption"
-    canvas.drawString(left, top - 34, _fit(facts, SANS, 8, inner))
+    facts = gettext(
+        "%(data)s · valid %(days)d days after redemption",
+        data=data_label(voucher.data_mb),
+        days=voucher.validity_days,
+    )
+    draw_mixed(canvas, left, top - 34, _fit_mixed(facts, 8, inner), 8)
     canvas.setFillColorRGB(*MUTED)
-    canvas.setFont(SANS, 7.5)
-    coverage = "Coverage: " + (", ".join(voucher.coverage) or "-")
-    canvas.drawString(left, top - 44, _fit(coverage, SANS, 7.5, beside_qr))
+    coverage = gettext("Coverage: %(regions)s", regions=", ".join(voucher.coverage) or "-")
+    draw_mixed(canvas, left, top - 44, _fit_mixed(coverage, 7.5, beside_qr), 7.5)
     canvas.setFillColorRGB(*DARK)
-    canvas.setFont(SANS, 7)
-    canvas.drawString(left, top - 56, "PIN")
+    draw_mixed(canvas, left, top - 56, gettext("PIN"), 7)
     pin = format_pin(voucher.pin)
     pin_size = min(14, 14 * beside_qr / _width("0" * len(pin), MONO_BOLD, 14))  # monospaced
     canvas.setFont(MONO_BOLD, pin_size)
     canvas.drawString(left, top - 70, pin)
-    canvas.setFont(SANS, 7)
-    canvas.drawString(left, top - 81, f"Serial {voucher.serial}")
-    canvas.drawString(
-        left, top - 90, f"Redeem by {voucher.expires_at.date().isoformat()} (PIN expiry)"
+    draw_mixed(canvas, left, top - 81, gettext("Serial %(serial)s", serial=voucher.serial), 7)
+    redeem_by = gettext(
+        "Redeem by %(date)s (PIN expiry)", date=voucher.expires_at.date().isoformat()
     )
+    draw_mixed(canvas, left, top - 90, redeem_by, 7)
     # The left padding (4 mm) is wider than the barcode's quiet zone; keep one on the right too.
     quiet = symbols.BARCODE_QUIET_ZONE * symbols.BARCODE_MODULE
     symbols.draw_barcode(canvas, voucher.serial, left, top - 106, beside_qr - quiet, 12)
@@ -266,19 +274,17 @@ def _draw_voucher(
         symbols.draw_qr(
             canvas, context.qr_url(voucher.serial), right - qr_size, top - 46 - qr_size, qr_size
         )
-    english = f"Redeem at {context.redeem_url} or at the shop counter. One use only."
-    chinese = f"请在 {context.redeem_url} 或门店柜台兑换，每个 PIN 码仅可使用一次。"
-    size = _footer_size(english, chinese, inner)
-    canvas.setFont(SANS, size)
-    canvas.drawString(left, y + pad + 9, _fit(english, SANS, size, inner))
-    draw_mixed(canvas, left, y + pad, _fit_mixed(chinese, size, inner), size)
+    footer = gettext(
+        "Redeem at %(url)s or at the shop counter. One use only.", url=context.redeem_url
+    )
+    size = _footer_size(footer, inner)
+    draw_mixed(canvas, left, y + pad + 4, _fit_mixed(footer, size, inner), size)
 
 
 @lru_cache(maxsize=64)
-def _footer_size(english: str, chinese: str, width: float) -> float:
-    """Return the size, 6.5 pt or less (not under 4.5 pt), at which both footer lines fit."""
-    widest = max(_width(english, SANS, 6.5), _mixed_width(chinese, 6.5))
-    return max(4.5, min(6.5, math.floor(6.5 * width / widest * 20) / 20))  # 0.05 pt steps
+def _footer_size(footer: str, width: float) -> float:
+    """Return the size, 6.5 pt or less (not under 4.5 pt), at which the footer line fits."""
+    return max(4.5, min(6.5, math.floor(6.5 * width / _mixed_width(footer, 6.5) * 20) / 20))
 
 
 def _cut_marks(canvas, xs: list[float], ys: list[float]) -> None:
@@ -306,6 +312,13 @@ def render_a4_sheets(
     """Return an A4 PDF with ten vouchers a page and cut marks; ``progress(done)`` per page."""
     buffer = io.BytesIO()
     canvas = _new_canvas(buffer, A4)
+    with force_locale(context.locale):
+        _draw_a4_sheets(canvas, vouchers, context, progress)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_a4_sheets(canvas, vouchers, context, progress) -> None:
     canvas.setTitle(f"{context.shop_name} vouchers")
     canvas.setAuthor(context.shop_name)
     page_width, page_height = A4
@@ -326,18 +339,16 @@ def render_a4_sheets(
         canvas.showPage()
         if progress is not None:
             progress(min(start + per_page, len(vouchers)))
-    canvas.save()
-    return buffer.getvalue()
 
 
 @cache
-def _receipt_instructions() -> tuple[tuple[float, str], ...]:
+def _receipt_instructions(locale: str) -> tuple[tuple[float, str], ...]:
     """Return the receipt's redeem steps as (indent, line), wrapped to the receipt's width.
 
     A numbered step that needs a second line continues under the step's text.
     """
     width, lines = RECEIPT_WIDTH - 8 * mm, []
-    for item in RECEIPT_INSTRUCTIONS:
+    for item in _receipt_instructions_text():
         number = re.match(r"\d+\. ", item)
         indent = _mixed_width(number.group(), 7) if number else 0
         for index, line in enumerate(wrap_mixed(item, 7, width, width - indent)):
@@ -351,6 +362,13 @@ def render_receipts(
     """Return an 80 mm wide PDF with one voucher per receipt page, for counter printers."""
     buffer = io.BytesIO()
     canvas = _new_canvas(buffer, (RECEIPT_WIDTH, RECEIPT_HEIGHT))
+    with force_locale(context.locale):
+        _draw_receipts(canvas, vouchers, context, progress)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_receipts(canvas, vouchers, context, progress) -> None:
     canvas.setTitle(f"{context.shop_name} voucher receipts")
     block = 52 * mm
     qr_size = 26 * mm
@@ -375,19 +393,15 @@ def render_receipts(
         )
         y = qr_top - qr_size - 5 * mm
         canvas.setFillColorRGB(*DARK)
-        for indent, line in _receipt_instructions():
+        for indent, line in _receipt_instructions(context.locale):
             draw_mixed(canvas, 4 * mm + indent, y, line, 7)
             y -= 10
-        canvas.setFont(SANS, 6.5)
         canvas.setFillColorRGB(*MUTED)
-        canvas.drawString(
-            4 * mm, 5 * mm, "Keep this receipt. The PIN works once; treat it like cash."
-        )
+        keep = gettext("Keep this receipt. The PIN works once; treat it like cash.")
+        draw_mixed(canvas, 4 * mm, 5 * mm, _fit_mixed(keep, 6.5, RECEIPT_WIDTH - 8 * mm), 6.5)
         canvas.showPage()
         if progress is not None:
             progress(done)
-    canvas.save()
-    return buffer.getvalue()
 
 
 def printable(issued, product, agent_name: str = "") -> PrintableVoucher:
@@ -406,6 +420,14 @@ def printable(issued, product, agent_name: str = "") -> PrintableVoucher:
     )
 
 
-def print_context(config) -> PrintContext:
-    """Return the shop-wide print facts from the app's configuration."""
-    return PrintContext(shop_name=config["SHOP_NAME"], base_url=config["SHOP_BASE_URL"])
+def print_context(config, locale: str | None = None) -> PrintContext:
+    """Return the print facts: the app's configuration, and the language of the page asking.
+
+    Without a request (the command line) and without ``locale``, vouchers print in the default
+    language.
+    """
+    if locale is None:
+        locale = str(get_locale()) if has_request_context() else config["BABEL_DEFAULT_LOCALE"]
+    return PrintContext(
+        shop_name=config["SHOP_NAME"], base_url=config["SHOP_BASE_URL"], locale=locale
+    )

@@ -36,12 +36,17 @@ class PrintJobNotFound(Exception):
     """No such print job, or its file is not ready."""
 
 
-def render_batch(batch: VoucherBatch, layout: str, progress=None) -> bytes:
-    """Return the PDF of a whole batch (PINs decrypted for this authorised print)."""
+def render_batch(
+    batch: VoucherBatch, layout: str, progress=None, context: pdf.PrintContext | None = None
+) -> bytes:
+    """Return the PDF of a whole batch (PINs decrypted for this authorised print).
+
+    ``context`` defaults to the shop's, in the language of the request asking.
+    """
     agent_name = batch.agent.name if batch.agent else ""
     printable = printable_batch(batch.id, agent_name=agent_name)
     render = pdf.render_receipts if layout == "receipt" else pdf.render_a4_sheets
-    return render(printable, pdf.print_context(current_app.config), progress)
+    return render(printable, context or pdf.print_context(current_app.config), progress)
 
 
 def print_batch(batch: VoucherBatch, layout: str, actor: Actor) -> bytes:
@@ -85,7 +90,9 @@ def start_print_job(batch: VoucherBatch, layout: str, actor: Actor) -> PrintJob:
         details={"format": layout, "job": job.id},
     )
     db.session.commit()
-    _executor.submit(_run, current_app._get_current_object(), job.id)
+    # The job renders in the language of the page that asked for it, without that request.
+    context = pdf.print_context(current_app.config)
+    _executor.submit(_run, current_app._get_current_object(), job.id, context)
     return job
 
 
@@ -99,7 +106,7 @@ def _set(job_id: int, **values) -> None:
     db.session.commit()
 
 
-def _run(app, job_id: int) -> None:
+def _run(app, job_id: int, context: pdf.PrintContext) -> None:
     """Render a job inside its own application context (a worker thread)."""
     with app.app_context():
         try:
@@ -112,7 +119,8 @@ def _run(app, job_id: int) -> None:
                     last[0] = done
                     _set(job_id, done=done)
 
-            content = render_batch(db.session.get(VoucherBatch, job.batch_id), job.layout, progress)
+            batch = db.session.get(VoucherBatch, job.batch_id)
+            content = render_batch(batch, job.layout, progress, context)
             file_name = secrets.token_hex(16) + ".pdf.sealed"
             vault = pin_vault()
             sealed = vault.seal(content, _context(job_id, file_name))
