@@ -90,7 +90,7 @@ class Defaults:
     #: The operator's time zone (IANA name): report days run from midnight to midnight there.
     REPORT_TIMEZONE = "UTC"
     #: SQLite only: seconds between background WAL checkpoints (0: commits checkpoint inline).
-    SQLITE_CHECKPOINT_SECONDS = 0.5
+    SQLITE_CHECKPOINT_SECONDS = 0.1
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
