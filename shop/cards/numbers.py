@@ -15,18 +15,17 @@ class InvalidCardNumber(ValueError):
         self.problem = problem
 
 
-#: Luhn's doubled digit, with 9 subtracted when it has two digits.
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+#: Luhn's doubled digit, with 9 subtracted when it has two digits, as a digit-to-digit mapping.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def _luhn_sum(digits: str, double_first_from_right: bool) -> int:
-    total = 0
-    double = double_first_from_right
-    for char in reversed(digits):
-        value = ord(char) - 48
-        total += _DOUBLED[value] if double else value
-        double = not double
-    return total
+    """Return the Luhn sum of ASCII digits (every second digit from the right doubled)."""
+    backwards = digits[::-1]
+    doubled, plain = (backwards[0::2], backwards[1::2])
+    if not double_first_from_right:
+        doubled, plain = plain, doubled
+    return sum(map(int, doubled.translate(_DOUBLED) + plain))
 
 
 def luhn_checksum_ok(digits: str) -> bool:

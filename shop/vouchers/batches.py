@@ -91,7 +91,7 @@ def _voucher_rows(
     enc_key = vault.current_encryption_key_id
     pin_hash = vault.pin_hash
     encrypt = vault.encrypt
-    batch_id = batch.id
+    batch_id, agent_id, product_id = batch.id, batch.agent_id, product.id
     for position in range(start, stop):
         pin = generate_pin()
         serial = make_serial(batch_id, position)
@@ -100,8 +100,8 @@ def _voucher_rows(
             (
                 serial,
                 batch_id,
-                product.id,
-                batch.agent_id,
+                product_id,
+                agent_id,
                 constants["status"],
                 terms.face_value,
                 constants["cost"],

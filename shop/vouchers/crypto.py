@@ -7,7 +7,6 @@ new PINs use the first key of each list, look-ups and decryption try every known
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ class PinVault:
     def pin_hash(self, pin: str, key_id: str | None = None) -> str:
         """Return the hex HMAC-SHA256 of a normalised PIN under one key."""
         key = self.hmac_keys[key_id or self.current_hmac_key_id]
-        return hmac.new(key, pin.encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.digest(key, pin.encode("ascii"), "sha256").hex()
 
     def lookup_hashes(self, pin: str) -> list[str]:
         """Return the PIN's hash under every known key, for look-up across rotations."""
