@@ -1,7 +1,7 @@
 """PINs and serials: what a customer types is checked before it ever counts as a guess."""
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shop.vouchers.pins import (
@@ -13,6 +13,7 @@ from shop.vouchers.pins import (
     make_serial,
     normalise_pin,
     normalise_serial,
+    serials,
 )
 
 DIGITS = "0123456789"
@@ -183,3 +184,16 @@ def test_something_that_is_not_a_serial_is_refused(typed):
 def test_a_serial_out_of_range_cannot_be_made(batch_id, position):
     with pytest.raises(ValueError):
         make_serial(batch_id, position)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batch_id=st.integers(min_value=1, max_value=10**7 - 1),
+    start=st.integers(min_value=1, max_value=10**6 - 40),
+    count=st.integers(min_value=0, max_value=40),
+)
+def test_a_chunk_of_serials_is_exactly_the_serials_of_its_positions(batch_id, start, count):
+    chunk = serials(batch_id, start, start + count)
+
+    assert chunk == [make_serial(batch_id, position) for position in range(start, start + count)]
+    assert all(normalise_serial(serial) == serial for serial in chunk)  # Luhn-checked

@@ -19,23 +19,23 @@ class InvalidCardNumber(ValueError):
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
-def _luhn_sum(digits: str, double_first_from_right: bool) -> int:
+def luhn_sum(digits: str, *, double_rightmost: bool) -> int:
     """Return the Luhn sum of ASCII digits (every second digit from the right doubled)."""
     backwards = digits[::-1]
     doubled, plain = (backwards[0::2], backwards[1::2])
-    if not double_first_from_right:
+    if not double_rightmost:
         doubled, plain = plain, doubled
     return sum(map(int, doubled.translate(_DOUBLED) + plain))
 
 
 def luhn_checksum_ok(digits: str) -> bool:
     """Return whether a string of digits passes the Luhn check (its last digit is the check)."""
-    return _luhn_sum(digits, False) % 10 == 0
+    return luhn_sum(digits, double_rightmost=False) % 10 == 0
 
 
 def luhn_check_digit(partial: str) -> str:
     """Return the Luhn digit that completes ``partial``."""
-    return str((10 - _luhn_sum(partial, True) % 10) % 10)
+    return str((10 - luhn_sum(partial, double_rightmost=True) % 10) % 10)
 
 
 def normalise_card_number(text: str) -> str:

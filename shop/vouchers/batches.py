@@ -17,7 +17,7 @@ from shop.timeutil import utcnow
 from shop.vouchers import bulk, lifecycle
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherBatch, VoucherStatus
-from shop.vouchers.pins import format_pin, generate_pin, make_serial, normalise_serial
+from shop.vouchers.pins import format_pin, generate_pin, normalise_serial, serials
 
 #: Default shelf life of a voucher: how long an unredeemed PIN stays valid.
 DEFAULT_SHELF_LIFE_DAYS = 365
@@ -92,9 +92,8 @@ def _voucher_rows(
     pin_hash = vault.pin_hash
     encrypt = vault.encrypt
     batch_id, agent_id, product_id = batch.id, batch.agent_id, product.id
-    for position in range(start, stop):
+    for serial in serials(batch_id, start, stop):
         pin = generate_pin()
-        serial = make_serial(batch_id, position)
         yield (
             pin,
             (
