@@ -97,9 +97,19 @@ def make_config(url: str, **extra) -> dict:
     return config
 
 
+_cleaning_engines: dict[str, object] = {}
+
+
 def truncate_all(url: str) -> None:
-    """Empty every table of the PostgreSQL test database."""
-    engine = create_engine(url)
+    """Empty every table of the PostgreSQL test database and restart its id sequences.
+
+    ``DELETE`` with foreign-key triggers off (``session_replication_role``) rather than
+    ``TRUNCATE``: a test leaves a few rows, and ``TRUNCATE`` of every table costs new files for
+    all of them (about 0.1 s a test, a minute a run).
+    """
+    engine = _cleaning_engines.get(url)
+    if engine is None:
+        engine = _cleaning_engines[url] = create_engine(url, pool_size=1)
     with engine.begin() as connection:
         tables = (
             connection.execute(
@@ -111,10 +121,18 @@ def truncate_all(url: str) -> None:
             .scalars()
             .all()
         )
-        if tables:
-            names = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        sequences = (
+            connection.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            )
+            .scalars()
+            .all()
+        )
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for name in tables:
+            connection.execute(text(f'DELETE FROM "{name}"'))
+        for name in sequences:
+            connection.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
