@@ -49,7 +49,7 @@ test: install-test lint
 
 # Full-page PNGs of the main pages, phone and desktop, English and Chinese, into screenshots/.
 screenshots: install-test
-	$(BIN)/pytest -q tests/browser/test_screenshots.py
+	$(BIN)/pytest -q tests/browser/test_main_pages.py
 
 lint:
 	$(BIN)/ruff check shop tests $(wildcard bench) wsgi.py
