@@ -197,3 +197,11 @@ def test_a_chunk_of_serials_is_exactly_the_serials_of_its_positions(batch_id, st
 
     assert chunk == [make_serial(batch_id, position) for position in range(start, start + count)]
     assert all(normalise_serial(serial) == serial for serial in chunk)  # Luhn-checked
+
+
+@given(
+    batch_id=st.integers(min_value=1, max_value=10**7 - 1),
+    position=st.integers(min_value=1, max_value=10**6 - 1),
+)
+def test_a_serial_in_full_width_digits_is_no_serial(batch_id, position):
+    assert normalise_serial(make_serial(batch_id, position).translate(FULL_WIDTH)) is None

@@ -328,12 +328,15 @@ def test_a_serial_range_typed_in_groups_disables_exactly_that_range(app):
 
 
 @pytest.mark.parametrize("bound", ["first_serial", "last_serial"])
-def test_a_serial_range_with_a_bound_that_is_no_serial_is_refused(app, bound):
+@pytest.mark.parametrize("typed", ["see box 7", "full-width"])
+def test_a_serial_range_with_a_bound_that_is_no_serial_is_refused(app, bound, typed):
     issued = make_vouchers(make_product(), 4)
     batch_id = reload(issued[0].id).batch_id
+    if typed == "full-width":  # a real serial typed with a Chinese keyboard in full-width mode
+        typed = issued[1].serial.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
 
     with pytest.raises(batches.InvalidBatch):
-        batches.disable_vouchers(batch_id, ACTOR, reason="lost", **{bound: "see box 7"})
+        batches.disable_vouchers(batch_id, ACTOR, reason="lost", **{bound: typed})
 
     assert {reload(voucher.id).status for voucher in issued} == {S.ACTIVE}
 

@@ -15,12 +15,15 @@ class InvalidCardNumber(ValueError):
         self.problem = problem
 
 
+ASCII_DIGITS = "0123456789"
 #: Luhn's doubled digit, with 9 subtracted when it has two digits, as a digit-to-digit mapping.
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_sum(digits: str, *, double_rightmost: bool) -> int:
     """Return the Luhn sum of ASCII digits (every second digit from the right doubled)."""
+    if digits.strip(ASCII_DIGITS):
+        raise ValueError("Luhn sums are of ASCII digits only")
     backwards = digits[::-1]
     doubled, plain = (backwards[0::2], backwards[1::2])
     if not double_rightmost:
@@ -30,6 +33,8 @@ def luhn_sum(digits: str, *, double_rightmost: bool) -> int:
 
 def luhn_checksum_ok(digits: str) -> bool:
     """Return whether a string of digits passes the Luhn check (its last digit is the check)."""
+    if digits.strip(ASCII_DIGITS):
+        return False
     return luhn_sum(digits, double_rightmost=False) % 10 == 0
 
 

@@ -25,7 +25,7 @@ DAMM_TABLE = (
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
 PIN_SEPARATORS = re.compile(r"[\s\-]")
-SERIAL_PATTERN = re.compile(r"^\d{14}$")
+SERIAL_PATTERN = re.compile(r"^[0-9]{14}$")  # ASCII only: \d would take full-width digits
 
 
 class InvalidPin(ValueError):
