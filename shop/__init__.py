@@ -100,7 +100,8 @@ def _configure_sqlite(engine, checkpoint_seconds: float) -> None:
     ``checkpoint_seconds`` > 0 the log is checkpointed by a background thread (``shop.wal``).
     """
     database_path = engine.url.database
-    on_disk = bool(database_path) and database_path != ":memory:"
+    # A plain file path; ":memory:" and "file:..." URIs get SQLite's own inline checkpoints.
+    on_disk = bool(database_path) and not database_path.startswith((":memory:", "file:"))
     background_checkpoints = on_disk and checkpoint_seconds > 0
     autocheckpoint = wal.inline_checkpoint_pages(background=background_checkpoints)
 

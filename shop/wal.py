@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,18 @@ DEFAULT_INLINE_CHECKPOINT_PAGES = 1_000
 class Checkpointer(threading.Thread):
     """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on one database file every ``interval`` seconds.
 
-    It stops when asked to, or when the file is gone (a test's throwaway database).
+    It stops when asked to, or when the file is gone (a test's throwaway database). Like any
+    SQLite connection it must not see its file replaced underneath it: restore a backup with the
+    app stopped.
     """
 
     def __init__(self, path: str, interval: float):
         super().__init__(name=f"wal-checkpoint {os.path.basename(path)}", daemon=True)
         self.path = path
         self.interval = interval
-        self.checkpointed_frames = 0
+        #: Checkpoints run, and how many log frames the last one found copied.
+        self.runs = 0
+        self.last_checkpointed_frames = 0
         self.failures = 0
         self._stop_requested = threading.Event()
 
@@ -53,10 +58,10 @@ class Checkpointer(threading.Thread):
                     return
                 try:
                     if connection is None:
-                        connection = sqlite3.connect(
-                            f"file:{self.path}?mode=rw", uri=True, timeout=1
-                        )
-                    self.checkpointed_frames += self.checkpoint(connection)
+                        uri = Path(self.path).resolve().as_uri() + "?mode=rw"
+                        connection = sqlite3.connect(uri, uri=True, timeout=1)
+                    self.last_checkpointed_frames = self.checkpoint(connection)
+                    self.runs += 1
                 except sqlite3.Error as exc:
                     self.failures += 1
                     if self.failures == 1 or self.failures % 100 == 0:
@@ -67,7 +72,11 @@ class Checkpointer(threading.Thread):
 
     @staticmethod
     def checkpoint(connection: sqlite3.Connection) -> int:
-        """Copy what the log holds into the database without waiting for anyone; return frames."""
+        """Copy what the log holds into the database without waiting for anyone.
+
+        Return how many frames of the log are in the database now (SQLite's running count for
+        the current log, not this call's share).
+        """
         _busy, _log_frames, checkpointed = connection.execute(
             "PRAGMA wal_checkpoint(PASSIVE)"
         ).fetchone()

@@ -67,7 +67,7 @@ def test_the_background_checkpointer_copies_commits_into_the_database_file(
             assert checkpointer is not None and checkpointer.is_alive()
             # Far below the inline threshold, so only the thread can have copied them.
             assert _wait_for(lambda: _rows_in_database_file(path) == 200)
-            assert checkpointer.checkpointed_frames > 0
+            assert checkpointer.runs > 0 and checkpointer.last_checkpointed_frames >= 0
             assert checkpointer.failures == 0
         finally:
             db.session.remove()
@@ -140,3 +140,23 @@ def test_an_in_memory_database_gets_no_checkpointer(url, tmp_path):
         assert wal.checkpointer_for(db.engine.url.database or "") is None
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_path_with_uri_characters_is_checkpointed_all_the_same(tmp_path):
+    folder = tmp_path / "shop?#%"
+    folder.mkdir()
+    path = folder / "odd.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (x)")
+    writer.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(20)])
+    checkpointer = wal.Checkpointer(str(path), 0.02)
+    checkpointer.start()
+    try:
+        assert _wait_for(lambda: checkpointer.last_checkpointed_frames > 0)
+        assert checkpointer.failures == 0
+    finally:
+        writer.close()
+        checkpointer.stop()
+        checkpointer.join(timeout=2)
