@@ -201,8 +201,9 @@ def test_printing_a_sale_gives_a_pdf_with_every_pin_and_is_audited(
 #: A Chinese browser; the counter's PDF of two vouchers has this many pages in each layout.
 CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9"}
 PAGES_OF_TWO = {"receipt": 2, "a4": 1}
-#: The English labels of a voucher; a Chinese print has none of them.
-ENGLISH_ONLY_LABELS = ("Serial", "Redeem by", "Coverage:", "after redemption", "One use only")
+#: The English labels of a voucher; a Chinese print has none of them (its redeem help is
+#: printed in English too, after the Chinese, for a traveller who reads no Chinese).
+ENGLISH_ONLY_LABELS = ("Serial", "Redeem by", "Coverage:", "after redemption")
 
 
 def chinese_sale_pdf_pages(client, layout: str) -> list[str]:
@@ -229,8 +230,11 @@ def test_a_sale_printed_from_a_chinese_browser_is_in_chinese_for_every_voucher(
         assert format_pin(reveal_pin(voucher)).replace(" ", "") in text
     assert text.count("每个PIN码仅可使用一次") == 2  # the footer of each voucher
     assert text.count("序列号") == 2 and text.count("兑换截止") == 2
+    assert text.count("Oneuseonly.") == 2  # the English line of the redeem help, after the Chinese
+    assert text.index("每个PIN码仅可使用一次") < text.index("Oneuseonly.")
     if layout == "receipt":
         assert all("兑换方法" in page and "流量立即到账" in page for page in pages)
+        assert all(page.index("兑换方法") < page.index("Howtoredeem:") for page in pages)
     assert [label for label in ENGLISH_ONLY_LABELS if label.replace(" ", "") in text] == []
 
 

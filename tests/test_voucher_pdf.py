@@ -106,6 +106,23 @@ def test_chinese_labels_are_real_text_in_an_embedded_font(babel_app):
 
 
 @pytest.mark.parametrize("render", [render_a4_sheets, render_receipts])
+def test_the_redeem_help_follows_in_the_other_language_after_the_voucher_language(
+    babel_app, render
+):
+    bilingual = PrintContext(
+        shop_name="Wanderdata",
+        base_url="https://shop.example",
+        locale="en",
+        help_locales=("zh_Hans_CN",),
+    )
+    text = "".join("".join(text_of(render(vouchers(1), bilingual))).split())
+    assert "Serial" in text and "序列号" not in text  # the labels: the voucher's language only
+    assert text.index("Oneuseonly.") < text.index("每个PIN码仅可使用一次")
+    if render is render_receipts:
+        assert text.index("Howtoredeem:") < text.index("兑换方法")
+
+
+@pytest.mark.parametrize("render", [render_a4_sheets, render_receipts])
 def test_an_english_voucher_prints_no_chinese_and_a_chinese_one_no_english_label(babel_app, render):
     english = "".join(text_of(render(vouchers(1), CONTEXT)))
     chinese = "".join("".join(text_of(render(vouchers(1), CHINESE))).split())

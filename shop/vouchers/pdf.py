@@ -1,7 +1,9 @@
 """Printable PIN vouchers: A4 sheets of ten with cut marks, and 80 mm receipts.
 
-A voucher is printed in one language, the one of whoever prints it (``PrintContext.locale``:
-the counter's or buyer's page language), with its labels from the shop's message catalog.
+A voucher is printed in the language of whoever prints it (``PrintContext.locale``: the
+counter's or buyer's page language), with its labels from the shop's message catalog. The
+redeem help (the footer and a receipt's steps) follows in the shop's other languages too
+(``PrintContext.help_locales``): the traveller holding the voucher may not read the clerk's.
 
 Functions return PDF bytes (a reportlab canvas on a ``BytesIO``); routes only send them. Text is
 real text, and every font is embedded (a subset of the TrueType files in ``shop/fonts``): DejaVu
@@ -95,6 +97,13 @@ class PrintContext:
     base_url: str
     #: The language of the labels (a locale of ``LANGUAGES``: ``en`` or ``zh_Hans_CN``).
     locale: str = "en"
+    #: Further languages the redeem help is printed in, after ``locale``.
+    help_locales: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Return the voucher's language, then the redeem help's other languages."""
+        return (self.locale, *self.help_locales)
 
     @property
     def redeem_url(self) -> str:
@@ -274,17 +283,33 @@ def _draw_voucher(
         symbols.draw_qr(
             canvas, context.qr_url(voucher.serial), right - qr_size, top - 46 - qr_size, qr_size
         )
-    footer = gettext(
-        "Redeem at %(url)s or at the shop counter. One use only.", url=context.redeem_url
-    )
-    size = _footer_size(footer, inner)
-    draw_mixed(canvas, left, y + pad + 4, _fit_mixed(footer, size, inner), size)
+    footers = _in_each_language(
+        context,
+        lambda: gettext(
+            "Redeem at %(url)s or at the shop counter. One use only.", url=context.redeem_url
+        ),
+    )[:2]
+    size = _footer_size(footers, inner)
+    line_y = y + pad + (4 if len(footers) == 1 else 9)
+    for footer in footers:
+        draw_mixed(canvas, left, line_y, _fit_mixed(footer, size, inner), size)
+        line_y -= 9
+
+
+def _in_each_language(context: PrintContext, text) -> tuple[str, ...]:
+    """Return ``text()`` in the voucher's language, then in each of its help languages."""
+    texts = [text()]
+    for locale in context.help_locales:
+        with force_locale(locale):
+            texts.append(text())
+    return tuple(texts)
 
 
 @lru_cache(maxsize=64)
-def _footer_size(footer: str, width: float) -> float:
-    """Return the size, 6.5 pt or less (not under 4.5 pt), at which the footer line fits."""
-    return max(4.5, min(6.5, math.floor(6.5 * width / _mixed_width(footer, 6.5) * 20) / 20))
+def _footer_size(footers: tuple[str, ...], width: float) -> float:
+    """Return the size, 6.5 pt or less (not under 4.5 pt), at which every footer line fits."""
+    widest = max(_mixed_width(footer, 6.5) for footer in footers)
+    return max(4.5, min(6.5, math.floor(6.5 * width / widest * 20) / 20))
 
 
 def _cut_marks(canvas, xs: list[float], ys: list[float]) -> None:
@@ -341,14 +366,15 @@ def _draw_a4_sheets(canvas, vouchers, context, progress) -> None:
             progress(min(start + per_page, len(vouchers)))
 
 
-@cache
-def _receipt_instructions(locale: str) -> tuple[tuple[float, str], ...]:
+@lru_cache(maxsize=16)
+def _receipt_instructions(steps: tuple[str, ...]) -> tuple[tuple[float, str], ...]:
     """Return the receipt's redeem steps as (indent, line), wrapped to the receipt's width.
 
-    A numbered step that needs a second line continues under the step's text.
+    A numbered step that needs a second line continues under the step's text. Cached by the
+    steps' own text, so a language's lines can never be served for another.
     """
     width, lines = RECEIPT_WIDTH - 8 * mm, []
-    for item in _receipt_instructions_text():
+    for item in steps:
         number = re.match(r"\d+\. ", item)
         indent = _mixed_width(number.group(), 7) if number else 0
         for index, line in enumerate(wrap_mixed(item, 7, width, width - indent)):
@@ -372,6 +398,8 @@ def _draw_receipts(canvas, vouchers, context, progress) -> None:
     canvas.setTitle(f"{context.shop_name} voucher receipts")
     block = 52 * mm
     qr_size = 26 * mm
+    in_each_language = _in_each_language(context, _receipt_instructions_text)
+    steps = _receipt_instructions(tuple(step for steps in in_each_language for step in steps))
     for done, voucher in enumerate(vouchers, start=1):
         _draw_voucher(
             canvas,
@@ -393,7 +421,7 @@ def _draw_receipts(canvas, vouchers, context, progress) -> None:
         )
         y = qr_top - qr_size - 5 * mm
         canvas.setFillColorRGB(*DARK)
-        for indent, line in _receipt_instructions(context.locale):
+        for indent, line in steps:
             draw_mixed(canvas, 4 * mm + indent, y, line, 7)
             y -= 10
         canvas.setFillColorRGB(*MUTED)
@@ -429,5 +457,8 @@ def print_context(config, locale: str | None = None) -> PrintContext:
     if locale is None:
         locale = str(get_locale()) if has_request_context() else config["BABEL_DEFAULT_LOCALE"]
     return PrintContext(
-        shop_name=config["SHOP_NAME"], base_url=config["SHOP_BASE_URL"], locale=locale
+        shop_name=config["SHOP_NAME"],
+        base_url=config["SHOP_BASE_URL"],
+        locale=locale,
+        help_locales=tuple(other for other in config["LANGUAGES"] if other != locale),
     )
