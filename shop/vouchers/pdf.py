@@ -233,9 +233,10 @@ def _draw_voucher(
     width: float,
     height: float,
     *,
+    footers: tuple[str, ...],
     qr_beside: bool = True,
 ) -> None:
-    """Draw one voucher in the box whose lower left corner is (x, y)."""
+    """Draw one voucher in the box whose lower left corner is (x, y); ``footers``: ``_footers``."""
     pad = 4 * mm
     left, right, top = x + pad, x + width - pad, y + height - pad
     inner = width - 2 * pad
@@ -283,17 +284,21 @@ def _draw_voucher(
         symbols.draw_qr(
             canvas, context.qr_url(voucher.serial), right - qr_size, top - 46 - qr_size, qr_size
         )
-    footers = _in_each_language(
-        context,
-        lambda: gettext(
-            "Redeem at %(url)s or at the shop counter. One use only.", url=context.redeem_url
-        ),
-    )[:2]
     size = _footer_size(footers, inner)
     line_y = y + pad + (4 if len(footers) == 1 else 9)
     for footer in footers:
         draw_mixed(canvas, left, line_y, _fit_mixed(footer, size, inner), size)
         line_y -= 9
+
+
+def _footers(context: PrintContext) -> tuple[str, ...]:
+    """Return the footer's redeem line in the voucher's language and its first help language."""
+    return _in_each_language(
+        context,
+        lambda: gettext(
+            "Redeem at %(url)s or at the shop counter. One use only.", url=context.redeem_url
+        ),
+    )[:2]
 
 
 def _in_each_language(context: PrintContext, text) -> tuple[str, ...]:
@@ -353,12 +358,20 @@ def _draw_a4_sheets(canvas, vouchers, context, progress) -> None:
     xs = [inner + column * cell_width for column in range(COLUMNS + 1)]
     ys = [page_height - inner - row * cell_height for row in range(ROWS + 1)]
     per_page = COLUMNS * ROWS
+    footers = _footers(context)
     for start in range(0, max(len(vouchers), 1), per_page):
         page = vouchers[start : start + per_page]
         for index, voucher in enumerate(page):
             row, column = divmod(index, COLUMNS)
             _draw_voucher(
-                canvas, voucher, context, xs[column], ys[row + 1], cell_width, cell_height
+                canvas,
+                voucher,
+                context,
+                xs[column],
+                ys[row + 1],
+                cell_width,
+                cell_height,
+                footers=footers,
             )
         _cut_marks(canvas, xs, ys)
         canvas.showPage()
@@ -400,6 +413,7 @@ def _draw_receipts(canvas, vouchers, context, progress) -> None:
     qr_size = 26 * mm
     in_each_language = _in_each_language(context, _receipt_instructions_text)
     steps = _receipt_instructions(tuple(step for steps in in_each_language for step in steps))
+    footers = _footers(context)
     for done, voucher in enumerate(vouchers, start=1):
         _draw_voucher(
             canvas,
@@ -409,6 +423,7 @@ def _draw_receipts(canvas, vouchers, context, progress) -> None:
             RECEIPT_HEIGHT - block,
             RECEIPT_WIDTH,
             block,
+            footers=footers,
             qr_beside=False,
         )
         qr_top = RECEIPT_HEIGHT - block - 2 * mm
