@@ -97,7 +97,8 @@ def make_config(url: str, **extra) -> dict:
     return config
 
 
-_cleaning_engines: dict[str, object] = {}
+#: Per test database URL: an engine, and whether its role is a superuser (asked once).
+_cleaning_engines: dict[str, tuple[object, bool]] = {}
 
 
 def truncate_all(url: str) -> None:
@@ -107,9 +108,14 @@ def truncate_all(url: str) -> None:
     others get ``TRUNCATE``) rather than ``TRUNCATE``: a test leaves a few rows, and ``TRUNCATE``
     of every table costs new files for all of them (about 0.1 s a test, a minute a run).
     """
-    engine = _cleaning_engines.get(url)
-    if engine is None:
-        engine = _cleaning_engines[url] = create_engine(url, pool_size=1)
+    if url not in _cleaning_engines:
+        engine = create_engine(url, pool_size=1)
+        with engine.connect() as connection:
+            superuser = connection.execute(
+                text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+        _cleaning_engines[url] = (engine, bool(superuser))
+    engine, superuser = _cleaning_engines[url]
     with engine.begin() as connection:
         tables = (
             connection.execute(
@@ -131,9 +137,6 @@ def truncate_all(url: str) -> None:
         names = ", ".join(f'"{name}"' for name in tables)
         if not names:
             return
-        superuser = connection.execute(
-            text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        ).scalar()
         if not superuser:  # only a superuser may switch foreign-key triggers off
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             return
