@@ -33,9 +33,10 @@ def luhn_sum(digits: str, *, double_rightmost: bool) -> int:
 
 def luhn_checksum_ok(digits: str) -> bool:
     """Return whether a string of digits passes the Luhn check (its last digit is the check)."""
-    if digits.strip(ASCII_DIGITS):
+    try:
+        return luhn_sum(digits, double_rightmost=False) % 10 == 0
+    except ValueError:  # not ASCII digits: no check passes
         return False
-    return luhn_sum(digits, double_rightmost=False) % 10 == 0
 
 
 def luhn_check_digit(partial: str) -> str:
