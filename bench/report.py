@@ -71,19 +71,22 @@ def load(app, sales: int) -> None:
             Role.AGENT_STAFF,
             agent_code=agent.code,
         )
-        batch = VoucherBatch(
-            product_id=products[0].id,
-            agent_id=agent.id,
-            purpose=BatchPurpose.SALE,
-            quantity=0,
-            initial_status=VoucherStatus.ACTIVE,
-            expires_at=now + timedelta(days=730),
-        )
-        db.session.add(batch)
+        agent_batches = [
+            VoucherBatch(
+                product_id=product.id,
+                agent_id=agent.id,
+                purpose=BatchPurpose.SALE,
+                quantity=0,
+                initial_status=VoucherStatus.ACTIVE,
+                expires_at=now + timedelta(days=730),
+            )
+            for product in products
+        ]
+        db.session.add_all(agent_batches)
         db.session.flush()
         agents.append(agent.id)
         sellers.append(user.id)
-        batches.append(batch.id)
+        batches.append([batch.id for batch in agent_batches])  # a voucher's pack is its batch's
     db.session.commit()
 
     sqlite = db.engine.dialect.name == "sqlite"
@@ -105,7 +108,7 @@ def load(app, sales: int) -> None:
             rows.append(
                 (
                     f"B{number:014d}",
-                    batches[slot],
+                    batches[slot][number % len(PACKS)],
                     products[number % len(PACKS)].id,
                     agents[slot],
                     status,

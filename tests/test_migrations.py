@@ -1,11 +1,14 @@
-"""Migrations build exactly the schema the models describe, from empty, on both backends."""
+"""Migrations build the schema the models describe and keep the data they migrate."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from shop.extensions import db
+from shop.vouchers import batches, services
+from shop.vouchers.models import Voucher
+from tests.factories import make_product
 
 
 def schema_differences():
@@ -39,3 +42,34 @@ def test_shop_init_creates_the_schema_on_an_empty_database(tmp_path):
     with app.app_context():
         assert "product" in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def voucher_foreign_keys() -> set[tuple]:
+    keys = inspect(db.engine).get_foreign_keys("voucher")
+    return {(tuple(key["constrained_columns"]), key["referred_table"]) for key in keys}
+
+
+def test_vouchers_made_before_the_batch_key_keep_their_data_both_ways(app):
+    """0009 replaces the voucher's two keys (batch, pack) with one; existing rows survive it."""
+    product = make_product()
+    generated = batches.generate_batch(product, 25, keep_pins=True, chunk_size=10)
+    db.session.commit()
+    before = db.session.execute(select(Voucher.__table__).order_by(Voucher.id)).all()
+    db.session.remove()
+
+    downgrade(revision="0008_report_indexes")
+    assert voucher_foreign_keys() >= {
+        (("batch_id",), "voucher_batch"),
+        (("product_id",), "product"),
+    }
+    assert db.session.execute(select(func.count()).select_from(Voucher)).scalar_one() == 25
+    db.session.remove()
+
+    upgrade()
+    assert (("batch_id", "product_id"), "voucher_batch") in voucher_foreign_keys()
+    assert (("product_id",), "product") not in voucher_foreign_keys()
+    assert db.session.execute(select(Voucher.__table__).order_by(Voucher.id)).all() == before
+    pins = {v.serial: v.pin for v in generated.vouchers}
+    vouchers = db.session.execute(select(Voucher)).scalars()
+    assert {v.serial: services.reveal_pin(v) for v in vouchers} == pins
+    assert schema_differences() == []

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
@@ -36,6 +36,10 @@ class VoucherBatch(db.Model):
     """A set of vouchers generated together for one product."""
 
     __tablename__ = "voucher_batch"
+    __table_args__ = (
+        #: What a voucher's (batch, pack) pair refers to: its pack is always its batch's.
+        Index("uq_voucher_batch_id_product", "id", "product_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
@@ -74,13 +78,22 @@ class Voucher(db.Model):
         #: Pre-printed stock (inactive vouchers) per agent.
         Index("ix_voucher_status_agent", "status", "agent_id"),
         Index("ix_voucher_batch_serial", "batch_id", "serial"),
+        #: A voucher's pack is its batch's pack. One key for both also means one check per
+        #: inserted row instead of two, which PostgreSQL makes row by row (a third of the time
+        #: of a 100,000-voucher COPY).
+        ForeignKeyConstraint(
+            ["batch_id", "product_id"],
+            ["voucher_batch.id", "voucher_batch.product_id"],
+            name="fk_voucher_batch_id_product_voucher_batch",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Public, printed, sequential: batch number, position, Luhn digit.
     serial: Mapped[str] = mapped_column(String(20), unique=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batch.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    batch_id: Mapped[int]
+    #: The batch's pack, kept on each voucher for reports; the batch key makes them agree.
+    product_id: Mapped[int]
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
     status: Mapped[VoucherStatus] = mapped_column(
         Enum(VoucherStatus, native_enum=False, length=16, values_callable=_values)
@@ -108,7 +121,12 @@ class Voucher(db.Model):
     expired_at: Mapped[datetime | None]
 
     batch = relationship("VoucherBatch")
-    product = relationship("Product")
+    product = relationship(
+        "Product",
+        primaryjoin="Voucher.product_id == Product.id",
+        foreign_keys="Voucher.product_id",
+        viewonly=True,
+    )
     redeemed_card = relationship("Card")
 
     def __repr__(self) -> str:
