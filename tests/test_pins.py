@@ -1,15 +1,19 @@
 """PINs and serials: what a customer types is checked before it ever counts as a guess."""
 
+import struct
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from shop.vouchers import pins as pins_module
 from shop.vouchers.pins import (
     InvalidPin,
     damm_check_digit,
     damm_valid,
     format_pin,
     generate_pin,
+    generate_pins,
     make_serial,
     normalise_pin,
     normalise_serial,
@@ -45,6 +49,52 @@ def test_generated_pins_use_every_digit_in_every_position():
     generated = [generate_pin() for _ in range(2_000)]
     for position in range(15):
         assert {pin[position] for pin in generated} == set(DIGITS), position
+
+
+def test_pins_drawn_many_at_a_time_are_as_many_as_asked_and_all_valid():
+    for count in (0, 1, 7, 5_000):
+        drawn = generate_pins(count)
+        assert len(drawn) == count
+        assert all(len(pin) == 16 and pin.isdigit() and damm_valid(pin) for pin in drawn)
+    drawn = generate_pins(20_000)
+    assert len(set(drawn)) == len(drawn)
+    for position in range(15):
+        assert {pin[position] for pin in drawn} == set(DIGITS), position
+
+
+def feed_draws(monkeypatch, draws: list[int]) -> list[int]:
+    """Make ``os.urandom`` in the PIN module return ``draws`` (64-bit) in order; return reads."""
+    reads = []
+    source = iter(draws)
+
+    def urandom(size):
+        reads.append(size)
+        return struct.pack(f"<{size // 8}Q", *(next(source) for _ in range(size // 8)))
+
+    monkeypatch.setattr(pins_module.os, "urandom", urandom)
+    return reads
+
+
+def test_draws_that_would_favour_some_pins_are_thrown_away(monkeypatch):
+    limit = (2**64 // 10**15) * 10**15  # the largest multiple of 10**15 that fits in 64 bits
+    kept = [5, limit - 1, 10**15 + 42]
+    thrown = [limit, 2**64 - 1]
+    reads = feed_draws(monkeypatch, [thrown[0], kept[0], thrown[1], kept[1], kept[2]] + [1] * 20)
+
+    drawn = generate_pins(3)
+
+    assert [pin[:15] for pin in drawn] == [f"{draw % 10**15:015d}" for draw in kept]
+    assert reads == [8 * (3 + 8)]  # one read for the lot, with spare draws
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(min_value=0, max_value=10**15 - 1), min_size=1, max_size=30))
+def test_the_check_digit_worked_out_three_digits_at_a_time_is_damms(bodies):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        feed_draws(monkeypatch, bodies + [0] * 8)
+        drawn = generate_pins(len(bodies))
+    expected = [f"{body:015d}" for body in bodies]
+    assert drawn == [body + damm_check_digit(body) for body in expected]
 
 
 # --- the check digit catches typing mistakes -----------------------------------------------

@@ -1,9 +1,13 @@
 """Invariant 5: the database alone never reveals a PIN; keyed hashes find it, keys can rotate."""
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +16,7 @@ from shop.audit.services import Actor
 from shop.cards.models import Card
 from shop.extensions import db
 from shop.vouchers import batches, services
+from shop.vouchers.crypto import NONCE_BYTES, HmacSha256, PinVault
 from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import generate_pin
 from tests.conftest import TEST_SECRETS
@@ -116,6 +121,55 @@ def test_after_key_rotation_old_vouchers_still_work_and_new_ones_use_the_new_key
     assert db.session.get(Card, card.id).data_balance_mb == 2000
 
 
+def test_the_prepared_hmac_gives_rfc_4231s_answer():
+    # RFC 4231, test case 2 (a key shorter than the block) and 6 (a key longer than it).
+    assert HmacSha256(b"Jefe").hexdigests([b"what do ya want for nothing?"]) == [
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    ]
+    assert HmacSha256(b"\xaa" * 131).hexdigests(
+        [b"Test Using Larger Than Block-Size Key - Hash Key First"]
+    ) == ["60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"]
+
+
+@settings(max_examples=200)
+@given(key=st.binary(max_size=200), messages=st.lists(st.binary(max_size=100), max_size=5))
+def test_the_prepared_hmac_is_hmac_sha256_for_any_key_and_message(key, messages):
+    expected = [hmac.new(key, message, hashlib.sha256).hexdigest() for message in messages]
+    assert HmacSha256(key).hexdigests(messages) == expected
+
+
+def test_a_chunk_of_pins_hashes_as_each_pin_alone_under_the_named_key():
+    vault = PinVault.from_config("h1:" + "11" * 32 + ",h0:" + "22" * 32, "k1:" + "A" * 43 + "=")
+    pins = [generate_pin() for _ in range(20)]
+    assert vault.pin_hashes(pins) == [vault.pin_hash(pin) for pin in pins]
+    assert vault.pin_hashes(pins, "h0") == [
+        hmac.new(bytes.fromhex("22" * 32), pin.encode(), hashlib.sha256).hexdigest() for pin in pins
+    ]
+    assert vault.lookup_hashes(pins[0]) == [
+        vault.pin_hash(pins[0], "h1"),
+        vault.pin_hash(pins[0], "h0"),
+    ]
+
+
+def test_pins_sealed_many_at_once_open_each_under_its_own_serial_only():
+    vault = PinVault.from_config(TEST_SECRETS["PIN_HMAC_KEY"], TEST_SECRETS["PIN_ENCRYPTION_KEYS"])
+    pins = [generate_pin() for _ in range(50)]
+    serials = [f"{number:014d}" for number in range(50)]
+
+    tokens = vault.encrypt_pins(pins, serials)
+
+    opened = [
+        vault.decrypt(token, serial, "k1") for token, serial in zip(tokens, serials, strict=True)
+    ]
+    assert opened == pins
+    nonces = {base64.b64decode(token)[:NONCE_BYTES] for token in tokens}
+    assert len(nonces) == 50  # a fresh nonce for every PIN
+    with pytest.raises(InvalidTag):
+        vault.decrypt(tokens[0], serials[1], "k1")
+    with pytest.raises(ValueError):
+        vault.encrypt_pins(pins, serials[:-1])
+
+
 def test_two_hundred_thousand_pins_are_all_different():
     pins = {generate_pin() for _ in range(200_000)}
     assert len(pins) == 200_000
@@ -141,15 +195,17 @@ def test_the_database_refuses_two_vouchers_with_one_pin_hash(app):
 def test_a_batch_whose_pin_collides_is_drawn_again(app, monkeypatch):
     product = make_product()
     (existing,) = make_vouchers(product, 1)
-    real_generate_pin = batches.generate_pin
+    real_generate_pins = batches.generate_pins
     drawn = []
 
-    def colliding_once():
-        pin = existing.pin if not drawn else real_generate_pin()
-        drawn.append(pin)
-        return pin
+    def colliding_once(count):
+        pins = real_generate_pins(count)
+        if not drawn:
+            pins[1] = existing.pin
+        drawn.extend(pins)
+        return pins
 
-    monkeypatch.setattr(batches, "generate_pin", colliding_once)
+    monkeypatch.setattr(batches, "generate_pins", colliding_once)
 
     issued = make_vouchers(product, 3)
 

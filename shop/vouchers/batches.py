@@ -3,9 +3,12 @@
 import csv
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +20,7 @@ from shop.timeutil import utcnow
 from shop.vouchers import bulk, lifecycle
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherBatch, VoucherStatus
-from shop.vouchers.pins import format_pin, generate_pin, normalise_serial, serials
+from shop.vouchers.pins import format_pin, generate_pins, normalise_serial, serials
 
 #: Default shelf life of a voucher: how long an unredeemed PIN stays valid.
 DEFAULT_SHELF_LIFE_DAYS = 365
@@ -83,40 +86,40 @@ class GeneratedBatch:
     vouchers: list[IssuedVoucher]
 
 
-def _voucher_rows(
-    batch: VoucherBatch, product, terms: VoucherTerms, start: int, stop: int, vault, constants: dict
-):
-    """Yield (PIN, insert row) for positions ``start..stop-1``; see ``bulk.COLUMNS``."""
-    hmac_key = vault.current_hmac_key_id
-    enc_key = vault.current_encryption_key_id
-    pin_hash = vault.pin_hash
-    encrypt = vault.encrypt
-    batch_id, agent_id, product_id = batch.id, batch.agent_id, product.id
-    for serial in serials(batch_id, start, stop):
-        pin = generate_pin()
-        yield (
-            pin,
-            (
-                serial,
-                batch_id,
-                product_id,
-                agent_id,
-                constants["status"],
-                terms.face_value,
-                constants["cost"],
-                terms.currency,
-                terms.data_mb,
-                terms.validity_days,
-                pin_hash(pin, hmac_key),
-                hmac_key,
-                encrypt(pin, serial),
-                enc_key,
-                constants["expires_at"],
-                constants["created_at"],
-                constants["sold_at"],
-                constants["sold_by_id"],
-            ),
+def _voucher_chunk(batch_id: int, vault, start: int, stop: int) -> tuple[list[str], list[tuple]]:
+    """Return the PINs and rows of positions ``start..stop-1``; see ``bulk.OWN_COLUMNS``."""
+    chunk_serials = serials(batch_id, start, stop)
+    pins = generate_pins(stop - start)
+    rows = list(
+        zip(
+            chunk_serials,
+            vault.pin_hashes(pins),
+            vault.encrypt_pins(pins, chunk_serials),
+            strict=True,
         )
+    )
+    return pins, rows
+
+
+def _made_ahead(make: Callable, ranges: list[tuple[int, int]]) -> Iterator:
+    """Yield ``make(start, stop)`` for each range, making the next one in a worker thread.
+
+    Making rows (PINs, hashes, encryption) is Python work; storing them is mostly the
+    database's: SQLite's C code runs a statement of many rows without holding the GIL, and
+    PostgreSQL indexes in its own process. Done side by side they use both cores. The worker
+    gets everything it needs as arguments (no app context, no session) and at most one chunk
+    is ahead, so memory stays flat.
+    """
+    if len(ranges) == 1:
+        yield make(*ranges[0])
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voucher-rows") as pool:
+        pending = pool.submit(make, *ranges[0])
+        for following in ranges[1:]:
+            made = pending.result()
+            pending = pool.submit(make, *following)
+            yield made
+        yield pending.result()
 
 
 def generate_batch(
@@ -217,28 +220,37 @@ def _generate(
     db.session.add(batch)
     db.session.flush()
     vault = pin_vault()
-    connection = db.session.connection()
     active = batch.initial_status == VoucherStatus.ACTIVE
-    constants = bulk.bind_values(
-        connection,
-        {
-            "status": batch.initial_status,
-            "expires_at": batch.expires_at,
-            "created_at": now,
-            "sold_at": now if active else None,
-        },
-    )
-    constants["sold_by_id"] = actor.user_id if actor and active else None
-    constants["cost"] = unit_cost
+    batch_values = {
+        "batch_id": batch.id,
+        "product_id": product.id,
+        "agent_id": agent_id,
+        "status": batch.initial_status,
+        "face_value": terms.face_value,
+        "cost": unit_cost,
+        "currency": terms.currency,
+        "data_mb": terms.data_mb,
+        "validity_days": terms.validity_days,
+        "pin_hash_key": vault.current_hmac_key_id,
+        "pin_key": vault.current_encryption_key_id,
+        "expires_at": batch.expires_at,
+        "created_at": now,
+        "sold_at": now if active else None,
+        "sold_by_id": actor.user_id if actor and active else None,
+    }
     pins: list[str] = []
-    for start in range(1, count + 1, chunk_size):
-        stop = min(start + chunk_size, count + 1)
-        chunk = list(_voucher_rows(batch, product, terms, start, stop, vault, constants))
-        bulk.write_rows(connection, [row for _pin, row in chunk])
-        if keep_pins:
-            pins.extend(pin for pin, _row in chunk)
-        if progress is not None:
-            progress(stop - 1)
+    ranges = [
+        (start, min(start + chunk_size, count + 1)) for start in range(1, count + 1, chunk_size)
+    ]
+    chunks = _made_ahead(partial(_voucher_chunk, batch.id, vault), ranges)
+    # closing(): a failure stops the worker before the transaction is rolled back.
+    with closing(chunks), bulk.voucher_writer(db.session.connection(), batch_values) as write:
+        for (_start, stop), (chunk_pins, rows) in zip(ranges, chunks, strict=True):
+            write(rows)
+            if keep_pins:
+                pins.extend(chunk_pins)
+            if progress is not None:
+                progress(stop - 1)
     issued: list[IssuedVoucher] = []
     if keep_pins:
         rows = db.session.execute(

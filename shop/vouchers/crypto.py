@@ -7,8 +7,9 @@ new PINs use the first key of each list, look-ups and decryption try every known
 
 import base64
 import binascii
-import hmac
+import hashlib
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,10 +17,42 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 NONCE_BYTES = 12
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 class PinKeyError(RuntimeError):
     """The configured PIN keys are missing or malformed."""
+
+
+class HmacSha256:
+    """HMAC-SHA256 (RFC 2104) with the key's padded inner and outer hash states made once.
+
+    ``hmac.digest`` starts again from the key for every message. For a batch of short
+    messages (100,000 PINs) copying the two prepared SHA-256 states gives the same MAC in
+    about half the time.
+    """
+
+    BLOCK_BYTES = 64
+
+    def __init__(self, key: bytes):
+        if len(key) > self.BLOCK_BYTES:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(self.BLOCK_BYTES, b"\0")
+        self._inner = hashlib.sha256(key.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
+
+    def hexdigests(self, messages: Iterable[bytes]) -> list[str]:
+        """Return the hex MAC of each message."""
+        new_inner, new_outer = self._inner.copy, self._outer.copy
+        macs = []
+        for message in messages:
+            inner = new_inner()
+            inner.update(message)
+            outer = new_outer()
+            outer.update(inner.digest())
+            macs.append(outer.hexdigest())
+        return macs
 
 
 def _parse_key_list(text: str, decode) -> dict[str, bytes]:
@@ -69,8 +102,12 @@ class PinVault:
 
     def pin_hash(self, pin: str, key_id: str | None = None) -> str:
         """Return the hex HMAC-SHA256 of a normalised PIN under one key."""
-        key = self.hmac_keys[key_id or self.current_hmac_key_id]
-        return hmac.digest(key, pin.encode("ascii"), "sha256").hex()
+        return self.pin_hashes([pin], key_id)[0]
+
+    def pin_hashes(self, pins: Iterable[str], key_id: str | None = None) -> list[str]:
+        """Return :meth:`pin_hash` of each PIN, for a whole chunk of a batch at once."""
+        mac = _hmac(self.hmac_keys[key_id or self.current_hmac_key_id])
+        return mac.hexdigests(pin.encode("ascii") for pin in pins)
 
     def lookup_hashes(self, pin: str) -> list[str]:
         """Return the PIN's hash under every known key, for look-up across rotations."""
@@ -78,11 +115,21 @@ class PinVault:
 
     def seal(self, data: bytes, context: str) -> str:
         """Encrypt ``data`` bound to ``context`` with the current key (base64 nonce+ciphertext)."""
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = _aead(self.encryption_keys[self.current_encryption_key_id]).encrypt(
-            nonce, data, context.encode("utf-8")
-        )
-        return base64.b64encode(nonce + sealed).decode("ascii")
+        return self.seal_many([data], [context])[0]
+
+    def seal_many(self, data: Sequence[bytes], contexts: Sequence[str]) -> list[str]:
+        """Return :meth:`seal` of each ``data[i]`` bound to ``contexts[i]``.
+
+        The random nonces come from one ``os.urandom`` read for the lot.
+        """
+        encrypt = _aead(self.encryption_keys[self.current_encryption_key_id]).encrypt
+        nonces = os.urandom(NONCE_BYTES * len(data))
+        tokens = []
+        for index, (plain, context) in enumerate(zip(data, contexts, strict=True)):
+            nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
+            sealed = nonce + encrypt(nonce, plain, context.encode("utf-8"))
+            tokens.append(base64.b64encode(sealed).decode("ascii"))
+        return tokens
 
     def unseal(self, token: str, context: str, key_id: str) -> bytes:
         """Return the data sealed in ``token`` for ``context`` (raises if tampered with)."""
@@ -91,9 +138,9 @@ class PinVault:
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8")
         )
 
-    def encrypt(self, pin: str, serial: str) -> str:
-        """Encrypt a PIN bound to its serial (a sealed PIN moved to another row fails to open)."""
-        return self.seal(pin.encode("ascii"), serial)
+    def encrypt_pins(self, pins: Sequence[str], serials: Sequence[str]) -> list[str]:
+        """Encrypt each PIN bound to its serial: a sealed PIN moved to another row fails to open."""
+        return self.seal_many([pin.encode("ascii") for pin in pins], serials)
 
     def decrypt(self, token: str, serial: str, key_id: str) -> str:
         """Return the PIN sealed in ``token`` for this serial."""
@@ -103,6 +150,11 @@ class PinVault:
 @cache
 def _aead(key: bytes) -> AESGCM:
     return AESGCM(key)
+
+
+@cache
+def _hmac(key: bytes) -> HmacSha256:
+    return HmacSha256(key)
 
 
 @cache

@@ -5,8 +5,9 @@ mistyped digit and every swap of two adjacent digits before the attempt counts a
 check digit adds no secrecy. A serial is public and sequential: batch number, position, Luhn digit.
 """
 
+import os
 import re
-import secrets
+import struct
 
 from shop.cards.numbers import luhn_check_digit, luhn_checksum_ok, luhn_sum
 
@@ -24,6 +25,11 @@ DAMM_TABLE = (
     (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
+#: How many random digits a PIN has before its check digit.
+PIN_BODY_DIGITS = PIN_LENGTH - 1
+_BODY_RANGE = 10**PIN_BODY_DIGITS
+#: 64-bit draws at or above this are thrown away, so ``draw % 10**15`` is exactly uniform.
+_UNBIASED_LIMIT = (2**64 // _BODY_RANGE) * _BODY_RANGE
 PIN_SEPARATORS = re.compile(r"[\s\-]")
 SERIAL_PATTERN = re.compile(r"^[0-9]{14}$")  # ASCII only: \d would take full-width digits
 
@@ -44,6 +50,22 @@ def damm_interim(digits: str) -> int:
     return interim
 
 
+def _damm_by_three_digits() -> tuple[int, ...]:
+    """Return the Damm table applied to three digits at once: entry ``interim * 1000 + group``."""
+    table = []
+    for interim in range(10):
+        for group in range(1000):
+            digit = interim
+            for char in f"{group:03d}":
+                digit = DAMM_TABLE[digit][ord(char) - 48]
+            table.append(digit)
+    return tuple(table)
+
+
+#: :data:`DAMM_TABLE` three digits at a time, so a PIN body takes five look-ups, not fifteen.
+DAMM_BY_THREE = _damm_by_three_digits()
+
+
 def damm_check_digit(digits: str) -> str:
     """Return the Damm check digit that completes ``digits``."""
     return str(damm_interim(digits))
@@ -56,8 +78,31 @@ def damm_valid(digits: str) -> bool:
 
 def generate_pin() -> str:
     """Return a new 16-digit PIN: 15 CSPRNG digits and the Damm check digit."""
-    body = f"{secrets.randbelow(10**15):015d}"
-    return body + damm_check_digit(body)
+    return generate_pins(1)[0]
+
+
+def generate_pins(count: int) -> list[str]:
+    """Return ``count`` new PINs: 15 CSPRNG digits and the Damm check digit each.
+
+    The bodies come from one ``os.urandom`` read per round (the source ``secrets`` uses),
+    taken 64 bits at a time; draws that would favour some bodies over others are thrown away.
+    The check digit is worked out three digits at a time.
+    """
+    bodies: list[int] = []
+    while len(bodies) < count:
+        wanted = count - len(bodies) + 8  # a few spare: about 2.4 % of draws are thrown away
+        draws = struct.unpack(f"<{wanted}Q", os.urandom(8 * wanted))
+        bodies.extend(draw % _BODY_RANGE for draw in draws if draw < _UNBIASED_LIMIT)
+    del bodies[count:]
+    table = DAMM_BY_THREE
+    pins = []
+    for body in bodies:
+        interim = table[body // 10**12]
+        interim = table[interim * 1000 + body // 10**9 % 1000]
+        interim = table[interim * 1000 + body // 10**6 % 1000]
+        interim = table[interim * 1000 + body // 1000 % 1000]
+        pins.append(f"{body:015d}{table[interim * 1000 + body % 1000]}")
+    return pins
 
 
 def normalise_pin(text: str) -> str:
@@ -83,22 +128,33 @@ def format_pin(pin: str) -> str:
     return " ".join(pin[i : i + 4] for i in range(0, len(pin), 4))
 
 
+def _luhn_sums_of_three_digits(*, double_rightmost: bool) -> tuple[int, ...]:
+    return tuple(
+        luhn_sum(f"{group:03d}", double_rightmost=double_rightmost) for group in range(1000)
+    )
+
+
+#: Luhn sums of a serial's position digits: its last three (rightmost doubled) and first three.
+_POSITION_LOW_SUMS = _luhn_sums_of_three_digits(double_rightmost=True)
+_POSITION_HIGH_SUMS = _luhn_sums_of_three_digits(double_rightmost=False)
+
+
 def serials(batch_id: int, start: int, stop: int) -> list[str]:
     """Return the serials of positions ``start..stop-1`` of a batch, as ``make_serial`` would.
 
-    The batch number's share of the Luhn sum is worked out once, not once per voucher: in the
-    13 digits before the check digit the rightmost is doubled, so the batch number's digits are
-    doubled exactly as they would be on their own.
+    In the 13 digits before the check digit the rightmost is doubled, so the batch number's
+    share of the Luhn sum is worked out once, and each position's from two tables of three
+    digits: the last three doubled as the rightmost, the first three shifted by three places.
     """
     if not 0 < batch_id < 10**7 or not 0 < start <= stop <= 10**6:
         raise ValueError("batch id or positions out of the serial's range")
     prefix = f"{batch_id:07d}"
     prefix_sum = luhn_sum(prefix, double_rightmost=True)
+    high, low = _POSITION_HIGH_SUMS, _POSITION_LOW_SUMS
     result = []
     for position in range(start, stop):
-        tail = f"{position:06d}"
-        check = -(prefix_sum + luhn_sum(tail, double_rightmost=True)) % 10
-        result.append(f"{prefix}{tail}{check}")
+        check = -(prefix_sum + high[position // 1000] + low[position % 1000]) % 10
+        result.append(f"{prefix}{position:06d}{check}")
     return result
 
 
