@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Index, MetaData, text
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -21,6 +21,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """Return an index of only the rows matching ``where`` (SQL), on SQLite and PostgreSQL.
+
+    Rows outside it cost no index write. A query uses the index only when its own conditions
+    imply ``where``: ``col = ?`` implies ``col IS NOT NULL``, for example.
+    """
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
 
 
 class UTCDateTime(TypeDecorator):

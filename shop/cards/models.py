@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.db import partial_index
 from shop.extensions import db
 from shop.timeutil import utcnow
 
@@ -62,8 +63,11 @@ class TopUp(db.Model):
     __tablename__ = "topup"
     __table_args__ = (
         Index("ix_topup_card_created", "card_id", "created_at"),
-        #: Sales reports: an agent's counter top-ups in a period.
-        Index("ix_topup_agent_created", "agent_id", "created_at"),
+        #: Sales reports: an agent's counter top-ups in a period. Top-ups of no agent (online
+        #: redemptions, the storefront) are not in it.
+        partial_index(
+            "ix_topup_agent_created", "agent_id", "created_at", where="agent_id IS NOT NULL"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,7 +80,7 @@ class TopUp(db.Model):
     )
     #: Where it happened: "web", "api", "counter", "storefront", "cli".
     channel: Mapped[str] = mapped_column(String(16))
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
     #: Public reference of what paid: a voucher serial or an order number, never a PIN.
     reference: Mapped[str] = mapped_column(String(64), default="")
     #: A counter top-up's sale: the pack's price then, what the agent's float paid, and who sold

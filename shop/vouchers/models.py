@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.db import partial_index
 from shop.extensions import db
 from shop.timeutil import utcnow
 
@@ -75,8 +76,15 @@ class Voucher(db.Model):
         Index("ix_voucher_agent_sold", "agent_id", "sold_at"),
         #: Sales reports across all agents in a period.
         Index("ix_voucher_sold_at", "sold_at"),
-        #: Pre-printed stock (inactive vouchers) per agent.
-        Index("ix_voucher_status_agent", "status", "agent_id"),
+        #: Pre-printed stock per agent: inactive vouchers only, so selling, redeeming or
+        #: voiding any other voucher writes nothing here.
+        partial_index("ix_voucher_inactive_agent", "agent_id", where="status = 'inactive'"),
+        #: A card's redeemed vouchers; the many unredeemed ones are not in it.
+        partial_index(
+            "ix_voucher_redeemed_card_id",
+            "redeemed_card_id",
+            where="redeemed_card_id IS NOT NULL",
+        ),
         Index("ix_voucher_batch_serial", "batch_id", "serial"),
         #: A voucher's pack is its batch's pack. One key for both also means one check per
         #: inserted row instead of two, which PostgreSQL makes row by row (a third of the time
@@ -116,7 +124,7 @@ class Voucher(db.Model):
     sold_at: Mapped[datetime | None]
     sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     redeemed_at: Mapped[datetime | None]
-    redeemed_card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
+    redeemed_card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
     voided_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
 
