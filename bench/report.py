@@ -24,6 +24,8 @@ import os  # noqa: E402
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from shop.vouchers.bulk import BATCH_COLUMNS, OWN_COLUMNS  # noqa: E402
+
 POSTGRES_URL = os.environ.get(
     "BENCH_REPORT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 )
@@ -44,27 +46,9 @@ def fresh_postgres() -> str:
     return POSTGRES_URL
 
 
-#: The voucher columns the loader fills, in the order of its row tuples.
-LOADED_COLUMNS = (
-    "serial",
-    "batch_id",
-    "product_id",
-    "agent_id",
-    "status",
-    "face_value",
-    "cost",
-    "currency",
-    "data_mb",
-    "validity_days",
-    "pin_hash",
-    "pin_hash_key",
-    "pin_ciphertext",
-    "pin_key",
-    "expires_at",
-    "created_at",
-    "sold_at",
-    "sold_by_id",
-)
+#: The voucher columns the loader fills, in the order of its row tuples: here every column
+#: varies from row to row (the shop's own writer shares a batch's values between its rows).
+LOADED_COLUMNS = OWN_COLUMNS + BATCH_COLUMNS
 
 
 def insert_rows(connection, rows: list[tuple]) -> None:
@@ -146,6 +130,8 @@ def load(app, sales: int) -> None:
             rows.append(
                 (
                     f"B{number:014d}",
+                    f"{number:064x}",
+                    "-",
                     batches[slot][number % len(PACKS)],
                     products[number % len(PACKS)].id,
                     agents[slot],
@@ -155,9 +141,7 @@ def load(app, sales: int) -> None:
                     "USD",
                     1024,
                     30,
-                    f"{number:064x}",
                     "bench",
-                    "-",
                     "k1",
                     expires,
                     stamp(sold),

@@ -42,9 +42,8 @@ class InvalidPin(ValueError):
         self.problem = problem
 
 
-def damm_interim(digits: str) -> int:
-    """Return the Damm interim digit of a digit string (0 means the string is valid)."""
-    interim = 0
+def damm_interim(digits: str, interim: int = 0) -> int:
+    """Return the Damm interim digit after ``digits`` (0 at the end means a valid string)."""
     for char in digits:
         interim = DAMM_TABLE[interim][ord(char) - 48]
     return interim
@@ -52,14 +51,9 @@ def damm_interim(digits: str) -> int:
 
 def _damm_by_three_digits() -> tuple[int, ...]:
     """Return the Damm table applied to three digits at once: entry ``interim * 1000 + group``."""
-    table = []
-    for interim in range(10):
-        for group in range(1000):
-            digit = interim
-            for char in f"{group:03d}":
-                digit = DAMM_TABLE[digit][ord(char) - 48]
-            table.append(digit)
-    return tuple(table)
+    return tuple(
+        damm_interim(f"{group:03d}", interim) for interim in range(10) for group in range(1000)
+    )
 
 
 #: :data:`DAMM_TABLE` three digits at a time, so a PIN body takes five look-ups, not fifteen.
