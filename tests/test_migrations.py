@@ -1,9 +1,10 @@
 """Migrations build the schema the models describe and keep the data they migrate."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 
 from shop.extensions import db
 from shop.vouchers import batches, services
@@ -73,3 +74,33 @@ def test_vouchers_made_before_the_batch_key_keep_their_data_both_ways(app):
     vouchers = db.session.execute(select(Voucher)).scalars()
     assert {v.serial: services.reveal_pin(v) for v in vouchers} == pins
     assert schema_differences() == []
+
+
+def test_vouchers_naming_another_pack_than_their_batchs_stop_0009_with_a_clear_message(app, caplog):
+    product, other = make_product(), make_product()
+    product_id, other_id = product.id, other.id
+    batches.generate_batch(product, 3)
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0008_report_indexes")
+    db.session.execute(update(Voucher.__table__).where(Voucher.id == 2).values(product_id=other_id))
+    db.session.commit()
+    db.session.remove()
+
+    with pytest.raises(SystemExit) as stopped:  # Flask-Migrate logs the error and exits
+        upgrade()
+    assert "1 vouchers name a pack other than their batch's" in str(stopped.value.__context__)
+    db.session.remove()
+
+    with db.engine.connect() as connection:
+        assert (
+            MigrationContext.configure(connection).get_current_revision() == "0008_report_indexes"
+        )
+    db.session.execute(
+        update(Voucher.__table__).where(Voucher.id == 2).values(product_id=product_id)
+    )
+    db.session.commit()
+    db.session.remove()
+    upgrade()
+    assert (("batch_id", "product_id"), "voucher_batch") in voucher_foreign_keys()
+    assert db.session.execute(select(func.count()).select_from(Voucher)).scalar_one() == 3

@@ -128,7 +128,13 @@ class Voucher(db.Model):
     voided_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
 
-    batch = relationship("VoucherBatch")
+    #: Joined on the batch id alone (the pack follows from it), so that a batch already
+    #: loaded is taken from the session instead of being queried again.
+    batch = relationship(
+        "VoucherBatch",
+        primaryjoin="Voucher.batch_id == VoucherBatch.id",
+        foreign_keys="Voucher.batch_id",
+    )
     product = relationship(
         "Product",
         primaryjoin="Voucher.product_id == Product.id",

@@ -84,7 +84,7 @@ def generate_pins(count: int) -> list[str]:
     """
     bodies: list[int] = []
     while len(bodies) < count:
-        wanted = count - len(bodies) + 8  # a few spare: about 2.4 % of draws are thrown away
+        wanted = count - len(bodies) + 8  # a few spare: 0.004 % of draws are thrown away
         draws = struct.unpack(f"<{wanted}Q", os.urandom(8 * wanted))
         bodies.extend(draw % _BODY_RANGE for draw in draws if draw < _UNBIASED_LIMIT)
     del bodies[count:]

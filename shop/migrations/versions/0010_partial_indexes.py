@@ -5,7 +5,8 @@ Every redemption wrote to indexes whose rows no query reads: the voucher's statu
 unredeemed vouchers, and the agent indexes of top-ups and audit events of no agent. Each is
 now partial, and ``ix_topup_agent_id`` is dropped: ``ix_topup_agent_created`` starts with the
 same column. A redemption writes six index entries fewer, and holds the write lock that
-much shorter (docs/BENCHMARKS.md).
+much shorter (docs/BENCHMARKS.md). The indexes are built while writes to those tables wait:
+on a large database, upgrade with the app stopped.
 
 Revision ID: 0010_partial_indexes
 Revises: 0009_voucher_batch_key
