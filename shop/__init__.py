@@ -135,6 +135,7 @@ def register_extensions(app: Flask) -> None:
     from shop import models  # noqa: F401  (every model registered before migrations look)
     from shop.auth.services import load_user_by_session_token
     from shop.i18n import register_template_helpers, select_locale
+    from shop.jobs import init_app as init_jobs
     from shop.payments import init_app as init_payments
 
     db.init_app(app)
@@ -153,6 +154,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user_by_session_token)
     register_template_helpers(app)
     init_payments(app)
+    init_jobs(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -167,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
+    from shop.jobs.routes import bp as jobs_bp
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
@@ -190,6 +193,7 @@ def register_blueprints(app: Flask) -> None:
         storefront_admin_bp,
         payment_webhooks_bp,
         reports_bp,
+        jobs_bp,
         i18n.bp,
         api.bp,
     )
@@ -209,8 +213,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``shop``, ``vouchers`` and ``payments`` command groups to ``flask``."""
+    """Add the ``shop``, ``vouchers``, ``orders``, ``payments`` and ``jobs`` command groups."""
     from shop.commands import shop_cli
+    from shop.jobs.commands import jobs_cli
     from shop.payments.commands import payments_cli
     from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
@@ -219,6 +224,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(orders_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -40,6 +40,11 @@ ENV_SETTINGS = {
     "ORDER_MAX_QUANTITY": int,
     "REPORT_TIMEZONE": str,
     "SQLITE_CHECKPOINT_SECONDS": float,
+    "JOBS_URL": str,
+    "JOBS_HEARTBEAT_SECONDS": float,
+    "JOBS_STALE_SECONDS": float,
+    "JOBS_POLL_SECONDS": float,
+    "PRINT_FILES_DIR": str,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -115,6 +120,22 @@ class Defaults:
     MAIL_PASSWORD = ""
     MAIL_USE_TLS = False
     MAIL_SENDER = "Wanderdata <no-reply@wanderdata.example>"
+    #: The job queue: empty for a SQLite file in ``instance/``; ``redis://...`` or the
+    #: ``postgresql://...`` URL for consumers on several machines.
+    JOBS_URL = ""
+    #: Run each task at once in the process that queues it (tests), instead of on a consumer.
+    JOBS_IMMEDIATE = False
+    #: How often a running print job proves its worker is alive.
+    JOBS_HEARTBEAT_SECONDS = 15.0
+    #: A running job whose heartbeat is older than this has lost its worker: the reaper
+    #: hands it to another one.
+    JOBS_STALE_SECONDS = 120.0
+    #: Longest pause of an idle consumer between looks at a SQLite queue (Redis and PostgreSQL
+    #: queues wake it at once).
+    JOBS_POLL_SECONDS = 1.0
+    #: Where finished print files are kept (sealed); empty for ``instance/prints``. With web
+    #: servers on several machines, a directory they all mount.
+    PRINT_FILES_DIR = ""
 
 
 def parse_env_value(name: str, raw: str, kind: type):

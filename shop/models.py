@@ -6,6 +6,7 @@ from shop.audit.models import AuditEvent
 from shop.auth.models import User
 from shop.cards.models import Card, TopUp
 from shop.catalog.models import Product
+from shop.jobs.models import PeriodicRun
 from shop.mail.models import OutboxMessage
 from shop.storefront.models import (
     Order,
@@ -27,6 +28,7 @@ __all__ = [
     "Card",
     "IdempotencyRecord",
     "OutboxMessage",
+    "PeriodicRun",
     "Order",
     "OrderLine",
     "Payment",

@@ -91,6 +91,8 @@ def make_config(url: str, **extra) -> dict:
         "PASSWORD_MIN_LENGTH": 10,
         # Hundreds of throwaway SQLite files: no checkpoint thread each (see tests/test_wal.py).
         "SQLITE_CHECKPOINT_SECONDS": 0,
+        # Tasks run where they are queued; tests of the queue itself turn this off.
+        "JOBS_IMMEDIATE": True,
         **TEST_SECRETS,
     }
     config.update(extra)

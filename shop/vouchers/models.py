@@ -150,14 +150,14 @@ class Voucher(db.Model):
 class PrintJobStatus(enum.StrEnum):
     """Where a background print of a large batch stands."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
+    QUEUED = "queued"  #: waiting for a worker (new, retried, or handed on by the reaper)
+    RUNNING = "running"  #: claimed by a worker that proves it is alive by its heartbeat
+    DONE = "done"  #: the sealed file is stored; final
+    FAILED = "failed"  #: gave up after its attempts; an admin may queue it again
 
 
 class PrintJob(db.Model):
-    """A large batch rendered to PDF in the background, with its progress."""
+    """A large batch rendered to PDF by a job worker, with its progress."""
 
     __tablename__ = "print_job"
 
@@ -165,17 +165,28 @@ class PrintJob(db.Model):
     batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batch.id"), index=True)
     #: "a4" or "receipt".
     layout: Mapped[str] = mapped_column(String(10))
+    #: The language of the page that asked for the print: the vouchers' labels are in it.
+    locale: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[PrintJobStatus] = mapped_column(
         Enum(PrintJobStatus, native_enum=False, length=10, values_callable=_values),
         default=PrintJobStatus.QUEUED,
     )
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int]
-    #: The finished PDF under ``instance/prints/``, sealed with the PIN key (it holds PINs).
+    #: How many times a worker has claimed the job.
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: The claim of the worker running it now: its updates count only while it holds it.
+    claim: Mapped[str] = mapped_column(String(32), default="")
+    #: Last sign of life of the worker running it; older than the stale age means it died.
+    heartbeat_at: Mapped[datetime | None]
+    #: The finished PDF in the print file store, sealed with the PIN key (it holds PINs).
     file_name: Mapped[str] = mapped_column(String(80), default="")
     error: Mapped[str] = mapped_column(String(200), default="")
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
     batch = relationship("VoucherBatch")
+
+    __table_args__ = (Index("ix_print_job_status", "status"),)

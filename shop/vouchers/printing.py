@@ -1,35 +1,25 @@
-"""Printing voucher batches: small ones at once, large ones in the background with progress.
+"""Printing voucher batches: small ones at once, large ones as print jobs with progress.
 
 A request never waits minutes for a PDF: a batch above ``BACKGROUND_ABOVE`` vouchers becomes a
-print job, rendered by a worker thread that records its progress in the job row; the page of
-the job shows it and offers the file when it is done. The finished PDF holds PINs, so it is
-kept sealed with the PIN encryption key under ``instance/prints/`` and opened on download.
+print job row, committed with the request; a job worker renders it (``shop.vouchers.print_jobs``)
+and records its progress in the row; the page of the job shows it and offers the file when it
+is done. The finished PDF holds PINs, so it is kept sealed with the PIN encryption key in the
+print file store (``shop.vouchers.print_files``) and opened on download.
 """
 
-import logging
-import secrets
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
 from flask import current_app
-from sqlalchemy import update
 
 from shop.audit.services import Actor, record_event
 from shop.extensions import db
-from shop.timeutil import utcnow
 from shop.vouchers import pdf
 from shop.vouchers.crypto import pin_vault
 from shop.vouchers.models import PrintJob, PrintJobStatus, VoucherBatch
+from shop.vouchers.print_files import PrintFileMissing, print_files
 from shop.vouchers.services import printable_batch
 
-log = logging.getLogger(__name__)
-
-#: Batches larger than this print in the background.
+#: Batches larger than this print as a print job.
 BACKGROUND_ABOVE = 300
-#: How often (in vouchers) a running job writes its progress.
-PROGRESS_EVERY = 100
 LAYOUTS = ("a4", "receipt")
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="print-job")
 
 
 class PrintJobNotFound(Exception):
@@ -64,20 +54,34 @@ def print_batch(batch: VoucherBatch, layout: str, actor: Actor) -> bytes:
     return content
 
 
-def _prints_folder() -> Path:
-    folder = Path(current_app.instance_path) / "prints"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def sealed_file_name(job_id: int) -> str:
+    """Return the one file name of a job's PDF: a second run replaces it, never adds one."""
+    return f"print-job-{job_id}.pdf.sealed"
 
 
-def _context(job_id: int, file_name: str) -> str:
+def _seal_context(job_id: int, file_name: str) -> str:
     return f"print-job:{job_id}:{file_name}"
 
 
+def seal_print_file(job_id: int, content: bytes) -> tuple[str, bytes]:
+    """Return the file name and the sealed bytes of a job's finished PDF."""
+    file_name = sealed_file_name(job_id)
+    vault = pin_vault()
+    sealed = vault.seal(content, _seal_context(job_id, file_name))
+    return file_name, f"{vault.current_encryption_key_id}:{sealed}".encode()
+
+
 def start_print_job(batch: VoucherBatch, layout: str, actor: Actor) -> PrintJob:
-    """Queue a background print of ``batch`` and commit; the job row shows its progress."""
+    """Write a print job of ``batch`` and commit; a job worker renders it after the commit.
+
+    The job remembers the language of the page that asked: the vouchers print in it.
+    """
     job = PrintJob(
-        batch_id=batch.id, layout=layout, total=batch.quantity, requested_by_id=actor.user_id
+        batch_id=batch.id,
+        layout=layout,
+        locale=pdf.print_context(current_app.config).locale,
+        total=batch.quantity,
+        requested_by_id=actor.user_id,
     )
     db.session.add(job)
     db.session.flush()
@@ -90,54 +94,7 @@ def start_print_job(batch: VoucherBatch, layout: str, actor: Actor) -> PrintJob:
         details={"format": layout, "job": job.id},
     )
     db.session.commit()
-    # The job renders in the language of the page that asked for it, without that request.
-    context = pdf.print_context(current_app.config)
-    _executor.submit(_run, current_app._get_current_object(), job.id, context)
     return job
-
-
-def _set(job_id: int, **values) -> None:
-    db.session.execute(
-        update(PrintJob)
-        .where(PrintJob.id == job_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
-def _run(app, job_id: int, context: pdf.PrintContext) -> None:
-    """Render a job inside its own application context (a worker thread)."""
-    with app.app_context():
-        try:
-            job = db.session.get(PrintJob, job_id)
-            _set(job_id, status=PrintJobStatus.RUNNING)
-            last = [0]
-
-            def progress(done: int) -> None:
-                if done - last[0] >= PROGRESS_EVERY or done == job.total:
-                    last[0] = done
-                    _set(job_id, done=done)
-
-            batch = db.session.get(VoucherBatch, job.batch_id)
-            content = render_batch(batch, job.layout, progress, context)
-            file_name = secrets.token_hex(16) + ".pdf.sealed"
-            vault = pin_vault()
-            sealed = vault.seal(content, _context(job_id, file_name))
-            (_prints_folder() / file_name).write_text(f"{vault.current_encryption_key_id}:{sealed}")
-            _set(
-                job_id,
-                status=PrintJobStatus.DONE,
-                done=job.total,
-                file_name=file_name,
-                finished_at=utcnow(),
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
-            log.exception("print job %s failed", job_id)
-            db.session.rollback()
-            _set(job_id, status=PrintJobStatus.FAILED, error=str(exc)[:200], finished_at=utcnow())
-        finally:
-            db.session.remove()
 
 
 def get_job(job_id: int) -> PrintJob:
@@ -152,8 +109,12 @@ def job_pdf(job: PrintJob, actor: Actor) -> bytes:
     """Return the finished PDF of a job (each download is audited)."""
     if job.status != PrintJobStatus.DONE or not job.file_name:
         raise PrintJobNotFound(str(job.id))
-    key_id, _, sealed = (_prints_folder() / job.file_name).read_text().partition(":")
-    content = pin_vault().unseal(sealed, _context(job.id, job.file_name), key_id)
+    try:
+        stored = print_files().read(job.file_name).decode()
+    except PrintFileMissing:
+        raise PrintJobNotFound(str(job.id)) from None
+    key_id, _, sealed = stored.partition(":")
+    content = pin_vault().unseal(sealed, _seal_context(job.id, job.file_name), key_id)
     record_event(
         "batch.printed",
         actor,

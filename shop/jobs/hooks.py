@@ -1,0 +1,59 @@
+"""Queue the work that a committed transaction created: new print jobs, new mails to send.
+
+Lower packages only write rows (``PrintJob``, ``OutboxMessage``) in their use case's
+transaction; they know nothing of the queue. These session hooks note the new rows at flush
+and queue their tasks once the transaction has committed, never before (a task must find its
+row) and never after a rollback. A task that cannot be queued (the queue's storage is down)
+is only logged: the reaper and the mail sweeper find the rows again.
+"""
+
+import logging
+
+from sqlalchemy import event
+
+from shop.extensions import db
+from shop.jobs.queue import jobs_enabled
+from shop.mail.models import OutboxMessage, OutboxStatus
+from shop.vouchers.models import PrintJob
+
+log = logging.getLogger(__name__)
+
+_NEW_ROWS = "jobs.new_rows"
+_installed: list[bool] = []
+
+
+def _after_flush(session, _flush_context) -> None:
+    for row in session.new:
+        if isinstance(row, PrintJob) or (
+            isinstance(row, OutboxMessage) and row.status == OutboxStatus.PENDING
+        ):
+            session.info.setdefault(_NEW_ROWS, []).append((type(row), row.id))
+
+
+def _after_commit(session) -> None:
+    rows = session.info.pop(_NEW_ROWS, [])
+    if not rows or not jobs_enabled():
+        return
+    from shop.jobs.tasks import render_print_job, send_outbox_message
+
+    for kind, row_id in rows:
+        task = render_print_job if kind is PrintJob else send_outbox_message
+        try:
+            task(row_id)
+        except Exception:
+            # The row is committed; the reaper or the mail sweeper queues it again.
+            log.exception("could not queue %s for %s %s", task.name, kind.__name__, row_id)
+
+
+def _after_rollback(session) -> None:
+    session.info.pop(_NEW_ROWS, None)
+
+
+def install() -> None:
+    """Attach the hooks to the shop's database session (once per process)."""
+    if _installed:
+        return
+    event.listen(db.session, "after_flush", _after_flush)
+    event.listen(db.session, "after_commit", _after_commit)
+    event.listen(db.session, "after_rollback", _after_rollback)
+    _installed.append(True)

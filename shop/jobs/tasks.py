@@ -1,0 +1,155 @@
+"""Every piece of background work of the shop, as tasks of the job queue.
+
+Tasks take row ids, never objects, and call the services of the package the work belongs to;
+each runs in an application context of its own and commits its own work. The services make
+a task safe to run twice (a print job or a mail is claimed by a conditional update), which is
+what lets the reaper and the sweeper queue work again whenever they are in doubt.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from huey import crontab
+
+from shop.extensions import db
+from shop.jobs.models import PeriodicRun
+from shop.jobs.queue import huey, in_app_context
+from shop.mail import services as mail
+from shop.mail.models import OutboxStatus
+from shop.timeutil import utcnow
+from shop.vouchers import print_jobs
+from shop.vouchers.models import PrintJobStatus
+
+log = logging.getLogger(__name__)
+
+
+@huey.task()
+@in_app_context
+def render_print_job(job_id: int) -> None:
+    """Render a queued print job; a failure with attempts left queues it again."""
+    if print_jobs.run_print_job(job_id) == PrintJobStatus.QUEUED:
+        render_print_job(job_id)
+
+
+@huey.task()
+@in_app_context
+def send_outbox_message(message_id: int) -> None:
+    """Send one mail of the outbox; a failure schedules this task again at the next attempt."""
+    message = mail.deliver_message(message_id)
+    if message is not None and message.status == OutboxStatus.RETRY:
+        delay = max((message.next_attempt_at - utcnow()).total_seconds(), 0)
+        send_outbox_message.schedule(args=(message_id,), delay=delay)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A periodic task as the admin page and the tests see it."""
+
+    name: str
+    #: huey's test of a minute: does the task run then?
+    schedule: crontab
+    #: When it runs, in words.
+    when: str
+
+
+#: Every periodic task, by name.
+SCHEDULE: dict[str, Periodic] = {}
+
+
+def periodic(name: str, when, **schedule):
+    """Declare a periodic task whose every run is recorded in ``PeriodicRun``."""
+    validate = crontab(**schedule)
+
+    def decorator(func):
+        @wraps(func)
+        def run() -> None:
+            started = utcnow()
+            _record(name, started, None, False, "")
+            try:
+                outcome = func()
+            except Exception as exc:
+                db.session.rollback()
+                _record(name, started, utcnow(), False, str(exc) or exc.__class__.__name__)
+                raise
+            _record(name, started, utcnow(), True, outcome)
+
+        SCHEDULE[name] = Periodic(name, validate, when)
+        return huey.periodic_task(validate, name=name)(in_app_context(run))
+
+    return decorator
+
+
+def _record(name, started_at, finished_at, ok: bool, outcome: str) -> None:
+    row = db.session.get(PeriodicRun, name) or PeriodicRun(name=name)
+    row.started_at, row.finished_at, row.ok, row.outcome = (
+        started_at,
+        finished_at,
+        ok,
+        outcome[:300],
+    )
+    db.session.add(row)
+    db.session.commit()
+
+
+@periodic("reconcile_orders", _l("every 5 minutes"), minute="*/5")
+def reconcile_orders() -> str:
+    """Finish or close orders that a crash or a lost webhook left open (``orders reconcile``)."""
+    from shop.storefront import payment_flow
+
+    report = payment_flow.reconcile()
+    return (
+        f"checked {report.checked}, fulfilled {len(report.fulfilled)}, "
+        f"closed {len(report.closed)}, expired {len(report.expired)}, "
+        f"unreachable {len(report.unreachable)}"
+    )
+
+
+@periodic("purge_expired", _l("daily at 03:00 UTC"), minute="0", hour="3")
+def purge_expired() -> str:
+    """Delete idempotency keys past their lifetime (``shop purge-expired``)."""
+    from shop.api.idempotency import purge_expired as purge
+
+    return f"deleted {purge()} expired idempotency keys"
+
+
+@periodic("reap_stale_jobs", _l("every minute"), minute="*")
+def reap_stale_jobs() -> str:
+    """Hand on print jobs and mails whose worker died (see :func:`reap`)."""
+    report = reap()
+    return (
+        f"requeued {len(report.requeued_print_jobs)} print job(s), "
+        f"failed {len(report.failed_print_jobs)}, "
+        f"abandoned mails {len(report.abandoned_mails)}"
+    )
+
+
+@periodic("send_due_mail", _l("every minute"), minute="*")
+def send_due_mail() -> str:
+    """Queue every mail whose time has come: a lost enqueue is never a lost mail."""
+    due = mail.due_message_ids()
+    for message_id in due:
+        send_outbox_message(message_id)
+    return f"queued {len(due)} mail(s)"
+
+
+@dataclass
+class ReapReport:
+    """What one pass of the reaper did."""
+
+    requeued_print_jobs: list[int]
+    failed_print_jobs: list[int]
+    abandoned_mails: list[int]
+
+
+def reap(now=None) -> ReapReport:
+    """Requeue (or fail) work whose worker's heartbeat is older than ``JOBS_STALE_SECONDS``."""
+    stale_before = (now or utcnow()) - timedelta(seconds=current_app.config["JOBS_STALE_SECONDS"])
+    jobs = print_jobs.reap_print_jobs(stale_before)
+    for job_id in jobs.requeued:
+        render_print_job(job_id)
+    abandoned = mail.fail_abandoned_sends(stale_before)
+    return ReapReport(jobs.requeued, jobs.failed, abandoned)
