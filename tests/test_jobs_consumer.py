@@ -105,7 +105,7 @@ def wait_for_job(job_id, condition, worker: Worker, seconds: float = 180.0) -> P
         if worker.process.poll() is not None:
             pytest.fail("the job worker exited:\n" + worker.output())
         time.sleep(0.05)
-    pytest.fail(f"print job {job_id} never got there ({job.status}, {job.done}):\n{worker.output()}")
+    pytest.fail(f"print job {job_id} stopped at {job.status} {job.done}:\n{worker.output()}")
 
 
 def test_a_print_job_whose_worker_is_killed_half_way_is_finished_once_by_the_next(
