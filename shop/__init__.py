@@ -159,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
     from shop.admin.audit_routes import bp as audit_bp
+    from shop.admin.dev_outbox_routes import bp as dev_outbox_bp
     from shop.admin.routes import bp as admin_bp
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
@@ -171,6 +172,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
+    from shop.storefront.payment_code_admin_routes import bp as payment_code_admin_bp
+    from shop.storefront.payment_code_routes import bp as payment_code_bp
     from shop.storefront.routes import bp as storefront_bp
     from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
@@ -190,6 +193,9 @@ def register_blueprints(app: Flask) -> None:
         storefront_bp,
         customer_bp,
         storefront_admin_bp,
+        payment_code_bp,
+        payment_code_admin_bp,
+        dev_outbox_bp,
         payment_webhooks_bp,
         reports_bp,
         i18n.bp,

@@ -91,6 +91,8 @@ def make_config(url: str, **extra) -> dict:
         "PASSWORD_MIN_LENGTH": 10,
         # Hundreds of throwaway SQLite files: no checkpoint thread each (see tests/test_wal.py).
         "SQLITE_CHECKPOINT_SECONDS": 0,
+        # One-time codes at payment are tested on their own (tests/test_payment_codes.py).
+        "PAYMENT_CODE_ENABLED": False,
         **TEST_SECRETS,
     }
     config.update(extra)
