@@ -160,12 +160,14 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
+    from shop.admin.audit_routes import bp as audit_bp
+    from shop.admin.dev_outbox_routes import bp as dev_outbox_bp
     from shop.admin.routes import bp as admin_bp
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
     from shop.agents.manager_routes import bp as agent_manager_bp
     from shop.agents.routes import bp as agents_bp
-    from shop.audit.routes import bp as audit_bp
+    from shop.agents.stock_routes import bp as stock_bp
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
@@ -173,6 +175,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
+    from shop.storefront.payment_code_admin_routes import bp as payment_code_admin_bp
+    from shop.storefront.payment_code_routes import bp as payment_code_bp
     from shop.storefront.routes import bp as storefront_bp
     from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
@@ -181,6 +185,7 @@ def register_blueprints(app: Flask) -> None:
         catalog_bp,
         cards_bp,
         vouchers_bp,
+        stock_bp,
         agents_bp,
         agent_manager_bp,
         agent_admin_bp,
@@ -191,6 +196,9 @@ def register_blueprints(app: Flask) -> None:
         storefront_bp,
         customer_bp,
         storefront_admin_bp,
+        payment_code_bp,
+        payment_code_admin_bp,
+        dev_outbox_bp,
         payment_webhooks_bp,
         reports_bp,
         jobs_bp,
@@ -214,12 +222,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the ``shop``, ``vouchers``, ``orders``, ``payments`` and ``jobs`` command groups."""
+    from shop.agents.commands import generate_command
     from shop.commands import shop_cli
     from shop.jobs.commands import jobs_cli
     from shop.payments.commands import payments_cli
     from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
 
+    vouchers_cli.add_command(generate_command)
     app.cli.add_command(shop_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(orders_cli)

@@ -57,9 +57,12 @@ def create_user_command(email, role_name, agent_code, password):
     generated = password is None
     password = password if password is not None else secrets.token_urlsafe(12)
     try:
+        agent = agent_services.get_agent_by_code(agent_code) if agent_code else None
         user = auth_services.create_user(
-            email, password, Role(role_name), agent_code=agent_code, actor=CLI_ACTOR
+            email, password, Role(role_name), agent_id=agent.id if agent else None, actor=CLI_ACTOR
         )
+    except agent_services.AgentNotFound:
+        fail(f"no agent with code {agent_code!r}")
     except auth_services.InvalidEmail as exc:
         fail(f"invalid e-mail address: {exc}")
     except auth_services.EmailTaken:

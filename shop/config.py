@@ -38,6 +38,8 @@ ENV_SETTINGS = {
     "ORDER_MIN_TOTAL": int,
     "ORDER_MAX_TOTAL": int,
     "ORDER_MAX_QUANTITY": int,
+    "PAYMENT_CODE_ENABLED": bool,
+    "DEV_OUTBOX": bool,
     "REPORT_TIMEZONE": str,
     "SQLITE_CHECKPOINT_SECONDS": float,
     "JOBS_URL": str,
@@ -92,6 +94,22 @@ class Defaults:
     ORDER_MAX_QUANTITY = 20
     #: An order still unpaid after this many minutes is cancelled by ``orders reconcile``.
     ORDER_PAYMENT_TIMEOUT_MINUTES = 180
+    #: One-time code at payment: the policy until the admin saves one (/admin/payment-codes).
+    PAYMENT_CODE_ENABLED = True
+    PAYMENT_CODE_AMOUNT_THRESHOLD = 10_000
+    PAYMENT_CODE_CURRENCY = "USD"
+    PAYMENT_CODE_FIRST_ORDER = True
+    PAYMENT_CODE_NEW_DEVICE = True
+    PAYMENT_CODE_ORDERS_PER_ADDRESS_PER_HOUR = 3
+    #: A code's life, the wait before another may be sent, and the tries and sends per order.
+    PAYMENT_CODE_TTL_SECONDS = 300
+    PAYMENT_CODE_RESEND_SECONDS = 60
+    PAYMENT_CODE_MAX_ATTEMPTS = 5
+    PAYMENT_CODE_MAX_SENDS = 5
+    #: Wrong codes allowed per client address, across orders.
+    PAYMENT_CODE_FAILURES_PER_CLIENT = "20 per hour"
+    #: Development only: ``/dev/outbox`` shows every kept message, codes and PINs included.
+    DEV_OUTBOX = False
     #: The operator's time zone (IANA name): report days run from midnight to midnight there.
     REPORT_TIMEZONE = "UTC"
     #: SQLite only: seconds between background WAL checkpoints (0: commits checkpoint inline).

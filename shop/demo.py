@@ -167,7 +167,7 @@ def _ensure_users() -> None:
             email,
             password,
             role,
-            agent_code="DEMO" if role.is_agent_role else None,
+            agent_id=agent_services.get_agent_by_code("DEMO").id if role.is_agent_role else None,
             actor=DEMO_ACTOR,
         )
 

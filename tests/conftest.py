@@ -93,6 +93,8 @@ def make_config(url: str, **extra) -> dict:
         "SQLITE_CHECKPOINT_SECONDS": 0,
         # Tasks run where they are queued; tests of the queue itself turn this off.
         "JOBS_IMMEDIATE": True,
+        # One-time codes at payment are tested on their own (tests/test_payment_codes.py).
+        "PAYMENT_CODE_ENABLED": False,
         **TEST_SECRETS,
     }
     config.update(extra)

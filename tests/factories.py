@@ -29,9 +29,7 @@ def make_user(role="customer", email=None, password=PASSWORD, agent=None):
     if role.is_agent_role and agent is None:
         agent = make_agent()
     email = email or f"user{next(_sequence)}@example.com"
-    return auth_services.create_user(
-        email, password, role, agent_code=agent.code if agent else None
-    )
+    return auth_services.create_user(email, password, role, agent_id=agent.id if agent else None)
 
 
 def make_product(sku=None, **kwargs):

@@ -62,7 +62,7 @@ def add_staff():
                 form.email.data,
                 form.password.data,
                 Role.AGENT_STAFF,
-                agent_code=agent.code,
+                agent_id=agent.id,
                 actor=current_actor(),
             )
         except auth_services.InvalidEmail:

@@ -10,7 +10,6 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.agents.models import Agent
 from shop.audit.services import Actor, record_event
 from shop.auth.models import Role, User, new_session_token
 from shop.db import begin_write
@@ -102,23 +101,19 @@ def create_user(
     password: str,
     role: Role,
     *,
-    agent_code: str | None = None,
+    agent_id: int | None = None,
     actor: Actor | None = None,
 ) -> User:
-    """Create an account and commit; agent roles need ``agent_code``."""
+    """Create an account and commit; agent roles need the ``agent_id`` of their agent.
+
+    The caller looks the agent up (agents sit above accounts, so this package never reads them).
+    """
     begin_write(db.session)
     email = normalise_email(email)
     check_password_policy(password, email)
-    agent = None
-    if role.is_agent_role:
-        if not agent_code:
-            raise AgentRequired("an agent role needs an agent code")
-        agent = db.session.execute(
-            db.select(Agent).filter_by(code=agent_code.strip().upper())
-        ).scalar_one_or_none()
-        if agent is None:
-            raise AgentRequired(f"no agent with code {agent_code!r}")
-    elif agent_code:
+    if role.is_agent_role and agent_id is None:
+        raise AgentRequired("an agent role needs an agent code")
+    if not role.is_agent_role and agent_id is not None:
         raise AgentRequired(f"role {role.value} does not belong to an agent")
     if find_user_by_email(email) is not None:
         raise EmailTaken(email)
@@ -126,7 +121,7 @@ def create_user(
         email=email,
         password_hash=hash_password(password),
         role=role,
-        agent_id=agent.id if agent else None,
+        agent_id=agent_id,
     )
     db.session.add(user)
     db.session.flush()

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     HiddenField,
@@ -14,9 +15,17 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
 from shop.cards.forms import CARD_NUMBER_RENDER
+from shop.money import CURRENCIES
 from shop.storefront.models import Delivery, PromotionKind
 
 SKU_FIELD = {"validators": [DataRequired(), Length(max=40)]}
@@ -181,3 +190,42 @@ class PromotionForm(FlaskForm):
         description=_l("Select none for every pack."),
     )
     submit = SubmitField(_l("Create promotion"))
+
+
+class PaymentCodeForm(FlaskForm):
+    """The one-time code the buyer was sent before paying."""
+
+    code = StringField(
+        _l("One-time code"),
+        validators=[DataRequired(_l("Type the code we sent you.")), Length(max=12)],
+        render_kw={
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "pattern": "[0-9 ]*",
+            "maxlength": 12,
+        },
+    )
+    submit = SubmitField(_l("Confirm and pay"))
+
+
+class PaymentCodePolicyForm(FlaskForm):
+    """The admin's rules for when checkout asks for a one-time code."""
+
+    enabled = BooleanField(_l("Ask for a one-time code when a rule below applies"))
+    amount_threshold = StringField(
+        _l("Orders of this total or more (empty: no amount rule)"),
+        validators=[Optional(), Length(max=12)],
+        render_kw={"inputmode": "decimal"},
+    )
+    currency = SelectField(
+        _l("Currency of that amount (orders in another currency always ask)"),
+        choices=[SelectChoice(code, code) for code in CURRENCIES],
+    )
+    first_order = BooleanField(_l("A customer's first paid order"))
+    new_device = BooleanField(_l("A customer paying from a browser never used to pay before"))
+    orders_per_address_per_hour = IntegerField(
+        _l("More orders than this from one address within an hour (0: no such rule)"),
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=1000)],
+    )
+    submit = SubmitField(_l("Save the rules"))

@@ -262,3 +262,82 @@ class SavedCard(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     card = relationship("Card")
+
+
+class PaymentCodePolicy(db.Model):
+    """When checkout asks for a one-time code before paying: the admin's thresholds (one row)."""
+
+    __tablename__ = "payment_code_policy"
+    __table_args__ = (
+        CheckConstraint("amount_threshold >= 0", name="amount_threshold_positive"),
+        CheckConstraint("orders_per_address_per_hour >= 0", name="address_orders_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Off: no order asks for a code, whatever the rules below say.
+    enabled: Mapped[bool] = mapped_column(default=True)
+    #: Orders of this total or more (minor units of ``currency``) ask for a code; 0 is off.
+    #: An order in another currency always asks (no rate is guessed).
+    amount_threshold: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    #: A customer (account, or e-mail for guests) with no paid order yet asks for a code.
+    first_order: Mapped[bool] = mapped_column(default=True)
+    #: A customer who has paid before, but never from this browser, asks for a code.
+    new_device: Mapped[bool] = mapped_column(default=True)
+    #: More orders than this from one client address within an hour ask for a code; 0 is off.
+    orders_per_address_per_hour: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class PaymentCheck(db.Model):
+    """An order's assessment at checkout and, when it asks for one, its one-time code.
+
+    Written with the order. The code itself is never stored: only its keyed hash.
+    """
+
+    __tablename__ = "payment_check"
+    __table_args__ = (
+        CheckConstraint("failed_attempts >= 0", name="failed_attempts_positive"),
+        CheckConstraint("codes_sent >= 0", name="codes_sent_positive"),
+        Index("ix_payment_check_client_created", "client_address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"), unique=True)
+    #: Why a code is asked for, comma separated (``amount,first_order``); empty: no code.
+    reasons: Mapped[str] = mapped_column(String(80), default="")
+    #: SHA-256 of the browser's device cookie, to recognise the customer's known browsers.
+    device_hash: Mapped[str] = mapped_column(String(64), default="")
+    client_address: Mapped[str] = mapped_column(String(45), default="")
+    #: ``email`` or ``sms``: how the code is sent.
+    channel: Mapped[str] = mapped_column(String(8), default="")
+    destination: Mapped[str] = mapped_column(String(254), default="")
+    code_hash: Mapped[str] = mapped_column(String(64), default="")
+    code_sent_at: Mapped[datetime | None]
+    code_expires_at: Mapped[datetime | None]
+    codes_sent: Mapped[int] = mapped_column(default=0)
+    #: Codes typed for this order that were wrong (the limit locks the order's payment).
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    verified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order = relationship("Order", backref=db.backref("payment_check", uselist=False))
+
+    @property
+    def required(self) -> bool:
+        """Return whether this order asks for a one-time code before paying."""
+        return bool(self.reasons)
+
+    @property
+    def reason_list(self) -> list[str]:
+        """Return the reasons as a list."""
+        return [reason for reason in self.reasons.split(",") if reason]
+
+    @property
+    def masked_destination(self) -> str:
+        """Return where the code goes, partly hidden (``b***@example.com``, ``*******5678``)."""
+        local, at, domain = self.destination.partition("@")
+        if not at:
+            return "*" * max(0, len(local) - 4) + local[-4:]
+        return f"{local[:1]}***@{domain}"

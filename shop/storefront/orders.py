@@ -22,7 +22,7 @@ from shop.cards.numbers import InvalidCardNumber
 from shop.catalog.models import Product
 from shop.db import begin_write
 from shop.extensions import db
-from shop.storefront import promotions
+from shop.storefront import payment_codes, promotions
 from shop.storefront.models import Delivery, Order, OrderLine, OrderStatus
 from shop.timeutil import utcnow
 
@@ -161,6 +161,9 @@ class CheckoutRequest:
     promotion_code: str = ""
     user_id: int | None = None
     locale: str = "en"
+    #: The browser's device cookie and the client address, for the one-time code rules.
+    device_token: str = ""
+    client_address: str = ""
 
 
 def new_reference() -> str:
@@ -227,6 +230,9 @@ def place_order(request: CheckoutRequest, actor: Actor | None = None) -> Order:
                 promotions.customer_key(request.user_id, request.email),
                 quote.discount,
             )
+        payment_codes.assess(
+            order, device_token=request.device_token, client_address=request.client_address
+        )
         record_event(
             "order.placed",
             actor,

@@ -1,6 +1,8 @@
 """Storefront pages: cart, checkout, paying with PayPal, and the order page with the PINs."""
 
+import contextlib
 import logging
+import secrets
 
 from flask import (
     Blueprint,
@@ -20,7 +22,7 @@ from shop.cards.forms import card_number_problem
 from shop.catalog import services as catalog_services
 from shop.catalog.services import ProductNotFound
 from shop.payments.gateway import GatewayUnavailable, PaymentError
-from shop.storefront import cart, fulfilment, orders, payment_flow
+from shop.storefront import cart, fulfilment, orders, payment_codes, payment_flow
 from shop.storefront.forms import (
     AddToCartForm,
     CartLineForm,
@@ -37,13 +39,16 @@ from shop.storefront.messages import (
 from shop.storefront.models import Delivery, OrderStatus
 from shop.vouchers import pdf
 from shop.vouchers.services import printable_batch
-from shop.web import current_actor, download_response
+from shop.web import client_ip, current_actor, download_response
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("storefront", __name__)
 
 NO_STORE = {"Cache-Control": "no-store"}
+#: A random token naming this browser, so a customer's known browsers need no payment code.
+DEVICE_COOKIE = "wd_device"
+DEVICE_COOKIE_SECONDS = 2 * 365 * 24 * 3600
 
 
 @bp.app_context_processor
@@ -184,7 +189,7 @@ def checkout():
             order, status = _place(form)
             if order is not None:
                 cart.clear()
-                return redirect(_order_url(order))
+                return redirect(order_url(order))
     elif request.method == "POST":
         status = 422
     quote = orders.quote_cart(
@@ -196,10 +201,22 @@ def checkout():
     if quote.promotion_error is not None and not form.promotion_code.errors:
         form.promotion_code.errors.append(promotion_message(quote.promotion_error, quote.currency))
     problems = [checkout_message(problem, quote.currency) for problem in quote.problems]
-    return (
-        render_template("storefront/checkout.html", form=form, quote=quote, problems=problems),
-        status,
+    response = current_app.make_response(
+        (
+            render_template("storefront/checkout.html", form=form, quote=quote, problems=problems),
+            status,
+        )
     )
+    if not request.cookies.get(DEVICE_COOKIE):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(24),
+            max_age=DEVICE_COOKIE_SECONDS,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def _place(form: CheckoutForm):
@@ -211,6 +228,8 @@ def _place(form: CheckoutForm):
         promotion_code=form.promotion_code.data or "",
         user_id=_user_id(),
         locale=str(get_locale() or "en"),
+        device_token=request.cookies.get(DEVICE_COOKIE, "")[:64],
+        client_address=client_ip(),
     )
     try:
         return orders.place_order(request_, current_actor()), 303
@@ -227,11 +246,12 @@ def _place(form: CheckoutForm):
         return None, 422
 
 
-def _order_url(order, endpoint: str = "storefront.order", **values) -> str:
+def order_url(order, endpoint: str = "storefront.order", **values) -> str:
+    """Return a page of the order with its signed link key (guests have no other way in)."""
     return url_for(endpoint, reference=order.reference, key=orders.order_link_key(order), **values)
 
 
-def _visible_order(reference: str):
+def visible_order(reference: str):
     """Return the order if this visitor may see it; 404 otherwise (never reveal it exists)."""
     try:
         order = orders.get_order_by_reference(reference)
@@ -246,7 +266,7 @@ def _visible_order(reference: str):
 @bp.route("/orders/<reference>")
 def order(reference):
     """Show the order: confirmation before paying, its status, the PINs once fulfilled."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     vouchers = fulfilment.delivered_vouchers(order) if order.status == OrderStatus.FULFILLED else []
     topups = (
         fulfilment.order_topups(order)
@@ -262,6 +282,7 @@ def order(reference):
             key=request.values.get("key", ""),
             status_names=STATUS_NAMES,
             status_notes=STATUS_NOTES,
+            payment_check=payment_codes.check_of(order),
         ),
         200,
         NO_STORE,
@@ -270,11 +291,27 @@ def order(reference):
 
 @bp.route("/orders/<reference>/pay", methods=["POST"])
 def pay(reference):
-    """Send the buyer to PayPal to approve the payment of a pending order."""
-    order = _visible_order(reference)
+    """Send the buyer to PayPal to approve the payment of a pending order.
+
+    An order that asks for a one-time code goes to the code page first (the first code is sent
+    on the way).
+    """
+    order = visible_order(reference)
+    if not payment_codes.payment_allowed(order):
+        check = payment_codes.check_of(order)
+        if check.codes_sent == 0 and order.status == OrderStatus.PENDING:
+            # When no code can be sent, the code page says why.
+            with contextlib.suppress(payment_codes.PaymentCodeError):
+                payment_codes.send_code(order, current_actor())
+        return redirect(order_url(order, "payment_code.enter"), 303)
+    return start_provider_payment(order)
+
+
+def start_provider_payment(order):
+    """Create the order's payment at PayPal and send the buyer there (or back, with why not)."""
     urls = payment_flow.ReturnUrls(
-        return_url=_order_url(order, "storefront.paypal_return", _external=True),
-        cancel_url=_order_url(order, "storefront.paypal_cancel", _external=True),
+        return_url=order_url(order, "storefront.paypal_return", _external=True),
+        cancel_url=order_url(order, "storefront.paypal_cancel", _external=True),
     )
     try:
         approval_url = payment_flow.start_payment(order, urls)
@@ -290,22 +327,22 @@ def pay(reference):
         flash(_("PayPal refused to start this payment. Nothing was charged."), "error")
     else:
         return redirect(approval_url, 303)
-    return redirect(_order_url(order), 303)
+    return redirect(order_url(order), 303)
 
 
 @bp.route("/orders/<reference>/cancel", methods=["POST"])
 def cancel(reference):
     """Cancel a pending order (nothing was charged)."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     if orders.cancel_order(order, current_actor()):
         flash(_("Your order is cancelled. Nothing was charged."), "info")
-    return redirect(_order_url(order), 303)
+    return redirect(order_url(order), 303)
 
 
 @bp.route("/orders/<reference>/reorder", methods=["POST"])
 def reorder(reference):
     """Put a failed or cancelled order's packs back in the cart, to try again."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     cart.fill({line.sku: line.quantity for line in order.lines})
     return redirect(url_for("storefront.view_cart"), 303)
 
@@ -313,12 +350,12 @@ def reorder(reference):
 @bp.route("/orders/<reference>/paypal/return")
 def paypal_return(reference):
     """PayPal sends the buyer back here after approving: execute and fulfil (once)."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     payment_id = request.args.get("paymentId", "")[:80]
     payer_id = request.args.get("PayerID", "")[:80]
     if not payment_id:
         flash(_("PayPal did not say which payment this is."), "error")
-        return redirect(_order_url(order), 303)
+        return redirect(order_url(order), 303)
     try:
         payment_flow.complete_return(order, payment_id, payer_id)
     except fulfilment.UnknownPayment:
@@ -337,22 +374,22 @@ def paypal_return(reference):
             ),
             "error",
         )
-    return redirect(_order_url(order), 303)
+    return redirect(order_url(order), 303)
 
 
 @bp.route("/orders/<reference>/paypal/cancel")
 def paypal_cancel(reference):
     """PayPal sends the buyer back here after cancelling."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     if payment_flow.cancel_return(order, request.args.get("token", "")):
         flash(_("You cancelled the payment. Nothing was charged."), "info")
-    return redirect(_order_url(order), 303)
+    return redirect(order_url(order), 303)
 
 
 @bp.route("/orders/<reference>/vouchers.pdf")
 def order_pdf(reference):
     """Send the order's vouchers as a PDF: A4 sheets (default) or 80 mm receipts."""
-    order = _visible_order(reference)
+    order = visible_order(reference)
     if order.status != OrderStatus.FULFILLED:
         abort(404)
     layout = request.args.get("format", "a4")

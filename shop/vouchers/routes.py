@@ -16,12 +16,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from shop.agents import services as agent_services
 from shop.auth.decorators import admin_required
 from shop.cards.models import TopUp
 from shop.cards.numbers import InvalidCardNumber
 from shop.cards.services import CardNotFound, CardSuspended
-from shop.catalog import services as catalog_services
 from shop.extensions import db, rate_limit
 from shop.throttle import Throttled
 from shop.vouchers import batches, printing, services
@@ -109,52 +107,6 @@ def admin_batches():
         search=search,
         form=GenerateBatchForm(),
     )
-
-
-@bp.route("/admin/vouchers/batches", methods=["POST"])
-@admin_required
-def admin_generate_batch():
-    """Generate a batch from the admin page."""
-    form = GenerateBatchForm()
-    if form.validate_on_submit():
-        try:
-            product = catalog_services.get_product_by_sku(form.sku.data)
-            agent_id = (
-                agent_services.get_agent_by_code(form.agent.data).id if form.agent.data else None
-            )
-            generated = batches.generate_batch(
-                product,
-                form.count.data,
-                agent_id=agent_id,
-                inactive=form.inactive.data,
-                shelf_life_days=form.shelf_life_days.data,
-                actor=current_actor(),
-                note=form.note.data or "",
-            )
-        except catalog_services.ProductNotFound:
-            form.sku.errors.append(_("No pack on sale has this SKU."))
-        except agent_services.AgentNotFound:
-            form.agent.errors.append(_("No agent has this code."))
-        except batches.InvalidBatch as exc:
-            form.count.errors.append(str(exc))
-        else:
-            flash(
-                _(
-                    "Batch %(id)d generated: %(count)d vouchers.",
-                    id=generated.batch.id,
-                    count=generated.batch.quantity,
-                ),
-                "success",
-            )
-            return redirect(url_for("vouchers.admin_batch", batch_id=generated.batch.id))
-    search = SerialSearchForm()
-    return render_template(
-        "vouchers/admin_batches.html",
-        batches=batches.list_batches(limit=50),
-        page=1,
-        search=search,
-        form=form,
-    ), 400
 
 
 @bp.route("/admin/vouchers/batches/<id:batch_id>")

@@ -205,6 +205,9 @@ def shop(tmp_path_factory):
         environment={
             "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback, as `make run`
             "RATELIMIT_STORAGE_URI": "memory://",
+            # The journeys pay without a one-time code unless a test sets the admin's rules.
+            "PAYMENT_CODE_ENABLED": "0",
+            "DEV_OUTBOX": "1",
             **{name: str(value) for name, value in simulator.shop_config().items()},
         },
         workers=1,

@@ -1,4 +1,4 @@
-"""The operator's audit log."""
+"""The operator's audit log (an admin page; the audit package below it only records)."""
 
 from flask import Blueprint, render_template, request
 
