@@ -209,16 +209,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``shop``, ``vouchers`` and ``payments`` command groups to ``flask``."""
+    """Add the ``shop``, ``vouchers`` and ``orders`` command groups to ``flask``."""
     from shop.commands import shop_cli
-    from shop.payments.commands import payments_cli
     from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
 
     app.cli.add_command(shop_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(orders_cli)
-    app.cli.add_command(payments_cli)
 
 
 def register_request_hooks(app: Flask) -> None:
