@@ -31,18 +31,18 @@ install-test: $(VENV)/.installed-test translations
 
 # Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
-# With PAYPAL_MODE unset or "simulator", the PayPal simulator runs beside the shop on
-# $(SIM_PORT) (its webhooks go to the shop) and is stopped when the shop stops.
+# One supervisor (honcho) runs every line of Procfile.dev: the shop, and with PAYPAL_MODE unset
+# or "simulator" the simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop).
+# Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
+SIMULATORS = paypal
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
-	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then \
-	  $(FLASK) payments simulator --host $(HOST) --port $(SIM_PORT) \
-	    --webhook-url http://$(HOST):$(PORT)/payments/paypal/webhook & SIM=$$!; \
-	  trap 'kill $$SIM 2>/dev/null' EXIT INT TERM; \
-	fi; \
-	PAYPAL_SIMULATOR_URL=$${PAYPAL_SIMULATOR_URL:-http://$(HOST):$(SIM_PORT)} \
-	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then SKIP=; \
+	else SKIP="$$(printf '%s=0,' $(SIMULATORS))"; fi; \
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) PYTHONUNBUFFERED=1 \
+	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
+	  $${SKIP:+--concurrency "$${SKIP%,}"}
 
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -52,12 +52,12 @@ screenshots: install-test
 	$(BIN)/pytest -q tests/browser/test_main_pages.py
 
 lint:
-	$(BIN)/ruff check shop tests $(wildcard bench) wsgi.py
-	$(BIN)/ruff format --check shop tests $(wildcard bench) wsgi.py
+	$(BIN)/ruff check shop tests simulators $(wildcard bench) wsgi.py
+	$(BIN)/ruff format --check shop tests simulators $(wildcard bench) wsgi.py
 
 format:
-	$(BIN)/ruff format shop tests $(wildcard bench) wsgi.py
-	$(BIN)/ruff check --fix shop tests $(wildcard bench) wsgi.py
+	$(BIN)/ruff format shop tests simulators $(wildcard bench) wsgi.py
+	$(BIN)/ruff check --fix shop tests simulators $(wildcard bench) wsgi.py
 
 extract-messages:
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .

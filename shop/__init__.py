@@ -221,11 +221,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``shop``, ``vouchers``, ``orders``, ``payments`` and ``jobs`` command groups."""
+    """Add the ``shop``, ``vouchers``, ``orders`` and ``jobs`` command groups."""
     from shop.agents.commands import generate_command
     from shop.commands import shop_cli
     from shop.jobs.commands import jobs_cli
-    from shop.payments.commands import payments_cli
     from shop.storefront.commands import orders_cli
     from shop.vouchers.commands import vouchers_cli
 
@@ -233,7 +232,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(shop_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(orders_cli)
-    app.cli.add_command(payments_cli)
     app.cli.add_command(jobs_cli)
 
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 from shop.payments.gateway import CreatedPayment, LineItem, PaymentRequest
 from shop.payments.paypal import PayPalGateway
 from shop.payments.settings import paypal_settings
-from shop.payments.simulator import SimulatorServer
+from simulators.paypal import PayPalSimulator
 
 #: Short enough that a hung PayPal costs a test half a second.
 TEST_TIMEOUT = 0.5
@@ -25,7 +25,7 @@ def running_simulator(**config):
 
     A test module's fixture: ``yield from running_simulator()``.
     """
-    with SimulatorServer(**config) as server:
+    with PayPalSimulator(**config) as server:
         yield server
 
 

@@ -1,10 +1,10 @@
 """Dependencies point one way: a lower package of the shop never imports a higher one.
 
 The layers are the design's: foundations, then the records every package writes (audit, mail),
-accounts and web helpers, catalog and cards, vouchers, agents, and the edges (storefront,
-payments, reports, the API, admin pages), and background jobs on top, which run every
-lower package's work. A package may import its own layer or
-any lower one. The app factory, the CLI root and the demo data sit on top and may import anything.
+accounts and web helpers, catalog and cards, vouchers, agents, the edges (storefront, payments,
+reports, the API, admin pages), and background jobs, which run every lower package's work. A
+package may import its own layer or any lower one. The app factory, the CLI root and the demo
+data sit on top and may import anything.
 """
 
 import ast

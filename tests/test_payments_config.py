@@ -84,9 +84,3 @@ def test_live_mode_talks_to_paypal_and_takes_certificates_only_from_it():
         ("https", "api.paypal.com", 443)
     ]
     assert settings.cert_common_name == "messageverificationcerts.paypal.com"
-
-
-def test_the_simulator_command_is_registered(tmp_path):
-    result = build(tmp_path).test_cli_runner().invoke(args=["payments", "simulator", "--help"])
-    assert result.exit_code == 0
-    assert "--webhook-url" in result.output

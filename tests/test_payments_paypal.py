@@ -13,7 +13,7 @@ from shop.payments.gateway import (
     PaymentRejected,
     PaymentState,
 )
-from shop.payments.simulator.state import Scenario
+from simulators.scenarios import Scenario
 from tests.payments_helpers import (
     TEST_TIMEOUT,
     buyer_chooses,

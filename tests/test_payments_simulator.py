@@ -1,13 +1,15 @@
 """The PayPal simulator answers like PayPal: credentials, validation, idempotency, webhooks."""
 
 import base64
+import re
+from pathlib import Path
 
 import pytest
 import requests
 
 from shop.payments.settings import SIMULATOR_WEBHOOK_ID
-from shop.payments.simulator import SimulatorServer
 from shop.payments.webhooks import WebhookVerifier, origin_of_url
+from simulators.paypal import PayPalSimulator
 from tests.payments_helpers import (
     WebhookReceiver,
     buyer_chooses,
@@ -221,7 +223,7 @@ def test_a_signed_webhook_can_be_fetched_without_delivering_it(simulator, gatewa
 def test_webhooks_are_not_sent_when_turned_off():
     with (
         WebhookReceiver() as shop,
-        SimulatorServer(WEBHOOK_URL=shop.url, SEND_WEBHOOKS=False) as quiet,
+        PayPalSimulator(WEBHOOK_URL=shop.url, SEND_WEBHOOKS=False) as quiet,
     ):
         pay(make_gateway(quiet), quiet, "ORD-2007")
         assert shop.wait_for(1, timeout=0.5) == []
@@ -272,3 +274,38 @@ def test_the_buyer_approves_through_the_json_control_too(simulator, gateway):
     assert buyer_chooses(created, "cancel")["location"].startswith(
         "http://127.0.0.1:5000/checkout/ORD-2010/cancel"
     )
+
+
+def test_the_simulators_command_line_lists_its_options():
+    from click.testing import CliRunner
+
+    from simulators.paypal.command import paypal_command
+    from simulators.runner import simulators_cli
+
+    simulators_cli.add_command(paypal_command)
+    result = CliRunner().invoke(simulators_cli, ["paypal", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--webhook-url", "--no-webhooks", "--instance-path"):
+        assert option in result.output
+
+
+def test_the_signing_key_is_made_once_in_the_instance_folder_and_kept(tmp_path):
+    from simulators.keys import instance_signing_identity
+
+    first = instance_signing_identity(tmp_path, "paypal", "sim.invalid")
+    again = instance_signing_identity(tmp_path, "paypal", "sim.invalid")
+    key_file = tmp_path / "simulators" / "paypal-signing-key.pem"
+    assert again.certificate_pem == first.certificate_pem
+    assert key_file.stat().st_mode & 0o077 == 0  # the private key is its owner's only
+    key_file.write_bytes(b"not a key")
+    assert instance_signing_identity(tmp_path, "paypal", "sim.invalid") != first
+
+
+def test_the_shop_never_imports_the_simulators():
+    root = Path(__file__).resolve().parents[1] / "shop"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+simulators\b", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []

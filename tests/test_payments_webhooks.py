@@ -12,14 +12,14 @@ from werkzeug.datastructures import Headers
 from shop.payments import webhooks
 from shop.payments.gateway import PaymentState, UnsupportedWebhookEvent, WebhookRejected
 from shop.payments.settings import SIMULATOR_WEBHOOK_ID, paypal_settings
-from shop.payments.simulator.signing import (
+from shop.payments.webhooks import WebhookVerifier, origin_of_url
+from simulators.paypal.signing import (
     CERT_ID,
     make_signing_identity,
     process_signing_identity,
     sign_body,
     sign_event,
 )
-from shop.payments.webhooks import WebhookVerifier, origin_of_url
 from tests.payments_helpers import WebhookReceiver, running_simulator
 
 SALE = {

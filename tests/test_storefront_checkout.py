@@ -12,9 +12,9 @@ import pytest
 from shop.cards.models import Card, TopUp, TopUpSource
 from shop.extensions import db
 from shop.mail.models import OutboxMessage
-from shop.payments.simulator import SimulatorServer
 from shop.storefront.models import OrderStatus, Promotion, PromotionKind, PromotionUse
 from shop.vouchers.models import Voucher, VoucherStatus
+from simulators.paypal import PayPalSimulator
 from tests.factories import make_card, make_product
 from tests.storefront_helpers import (
     BUYER,
@@ -27,7 +27,7 @@ from tests.storefront_helpers import (
 
 @pytest.fixture(scope="module")
 def simulator():
-    with SimulatorServer() as server:
+    with PayPalSimulator() as server:
         server.webhook_url = None  # tests deliver webhooks themselves, through the test client
         yield server
 

@@ -13,10 +13,10 @@ import pytest
 from shop.audit.models import AuditEvent
 from shop.extensions import db
 from shop.mail.models import OutboxMessage
-from shop.payments.simulator import SimulatorServer
 from shop.storefront import fulfilment, payment_flow
 from shop.storefront.models import OrderStatus, PaymentRecordState, WebhookEvent
 from shop.vouchers.models import Voucher
+from simulators.paypal import PayPalSimulator
 from tests.factories import make_product
 from tests.storefront_helpers import (
     add_to_cart,
@@ -36,7 +36,7 @@ DELIVERIES = 3
 
 @pytest.fixture(scope="module")
 def simulator():
-    with SimulatorServer() as server:
+    with PayPalSimulator() as server:
         server.webhook_url = None
         yield server
 

@@ -12,8 +12,6 @@ import pytest
 
 from shop.extensions import db
 from shop.payments import webhooks
-from shop.payments.simulator import SimulatorServer
-from shop.payments.simulator.signing import sign_event
 from shop.storefront.models import (
     OrderStatus,
     Payment,
@@ -23,6 +21,8 @@ from shop.storefront.models import (
     WebhookEvent,
 )
 from shop.vouchers.models import Voucher, VoucherStatus
+from simulators.paypal import PayPalSimulator
+from simulators.paypal.signing import sign_event
 from tests.factories import make_product
 from tests.storefront_helpers import (
     add_to_cart,
@@ -40,7 +40,7 @@ from tests.storefront_helpers import (
 
 @pytest.fixture(scope="module")
 def simulator():
-    with SimulatorServer() as server:
+    with PayPalSimulator() as server:
         server.webhook_url = None
         yield server
 

@@ -22,7 +22,7 @@ from shop import create_app
 from shop.audit.services import Actor
 from shop.config import normalise_database_url
 from shop.extensions import db
-from shop.payments.simulator import SimulatorServer
+from simulators.paypal import PayPalSimulator
 from tests.conftest import make_config
 from tests.live_server import LiveServer
 
@@ -115,7 +115,7 @@ def _fresh_database_url(tmp_path_factory) -> str:
     return url
 
 
-def seed_database(url: str, instance_path: str, simulator: SimulatorServer) -> Seed:
+def seed_database(url: str, instance_path: str, simulator: PayPalSimulator) -> Seed:
     """Migrate ``url`` and load the demo data, a float, a few sold PINs and online orders."""
     from flask_migrate import upgrade
 
@@ -198,7 +198,7 @@ def shop(tmp_path_factory):
     """The seeded shop served by gunicorn for the whole session."""
     url = _fresh_database_url(tmp_path_factory)
     instance = tmp_path_factory.mktemp("browser-instance")
-    simulator = SimulatorServer().start()  # PayPal for the seeded orders and the journey
+    simulator = PayPalSimulator().start()  # PayPal for the seeded orders and the journey
     seed = seed_database(url, str(instance), simulator)
     server = LiveServer(
         url,

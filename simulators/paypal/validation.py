@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from shop.payments.simulator.state import SimulatorError
+from simulators.paypal.errors import SimulatorError
 
 #: Currencies PayPal accepts, and those it takes without decimals.
 PAYPAL_CURRENCIES = frozenset(

@@ -19,8 +19,11 @@ from flask import (
     url_for,
 )
 
-from shop.payments.simulator.signing import CERT_ID, deliver, deliver_many, sign_event
-from shop.payments.simulator.state import Scenario, SimulatorError, SimulatorState
+from simulators.delivery import deliver, deliver_many
+from simulators.paypal.errors import SimulatorError
+from simulators.paypal.signing import CERT_ID, sign_event
+from simulators.paypal.state import STATE_KEY, SimulatorState
+from simulators.scenarios import scenario_from_json
 
 api = Blueprint("paypal_api", __name__)
 buyer = Blueprint("buyer", __name__)
@@ -35,7 +38,7 @@ EVENT_NAMES = {
 
 def state() -> SimulatorState:
     """Return this simulator's state."""
-    return current_app.extensions["paypal_simulator"]
+    return current_app.extensions[STATE_KEY]
 
 
 def base_url() -> str:
@@ -196,7 +199,7 @@ def approval_page():
         abort(404)
     transaction = payment.transaction
     return render_template(
-        "payments/simulator/approve.html",
+        "paypal/approve.html",
         payment=payment,
         merchant=current_app.config["MERCHANT_NAME"],
         items=(transaction.get("item_list") or {}).get("items") or [],
@@ -248,7 +251,7 @@ def index():
         payments = sorted(state().payments.values(), key=lambda p: p.create_time, reverse=True)
         scenarios = list(state().scenarios)
     return render_template(
-        "payments/simulator/index.html",
+        "paypal/index.html",
         payments=payments,
         scenarios=scenarios,
         webhook_url=current_app.config.get("WEBHOOK_URL"),
@@ -260,13 +263,7 @@ def add_scenario():
     """Queue a scenario: {"operation", "outcome", "count", "seconds", "payment_id"}."""
     data = request.get_json(silent=True) or {}
     try:
-        scenario = Scenario(
-            operation=str(data.get("operation", "any")),
-            outcome=str(data.get("outcome", "")),
-            count=int(data.get("count", 1)),
-            seconds=float(data.get("seconds", 0)),
-            payment_id=data.get("payment_id"),
-        )
+        scenario = scenario_from_json(data)
         state().add_scenario(scenario)
     except (TypeError, ValueError) as exc:
         return jsonify({"error": str(exc)}), 400

@@ -6,51 +6,18 @@ formatting bug in the shop is caught here as PayPal would catch it.
 """
 
 import secrets
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from simulators.paypal.errors import SimulatorError
+from simulators.paypal.validation import validate_payment_body
+from simulators.scenarios import COMMON_OUTCOMES, ScenarioSwitches
+
 #: Scenario outcomes: "decline" and "pending" apply to execute; "error" and "delay" to any call.
-OUTCOMES = ("decline", "pending", "error", "delay")
+OUTCOMES = ("decline", "pending", *COMMON_OUTCOMES)
 OPERATIONS = ("token", "create", "get", "execute", "any")
-
-
-class SimulatorError(Exception):
-    """A PayPal-shaped error answer: HTTP status, ``name``, message and details."""
-
-    def __init__(self, status: int, name: str, message: str, details=None):
-        super().__init__(message)
-        self.status = status
-        self.name = name
-        self.message = message
-        self.details = details or []
-
-    def body(self) -> dict:
-        """Return PayPal's error body."""
-        return {
-            "name": self.name,
-            "message": self.message,
-            "details": self.details,
-            "debug_id": secrets.token_hex(6),
-            "information_link": "https://developer.paypal.com/docs/api/payments/v1/#errors",
-        }
-
-
-@dataclass
-class Scenario:
-    """What the next ``count`` matching calls do (optionally only for one payment)."""
-
-    operation: str
-    outcome: str
-    count: int = 1
-    seconds: float = 0.0
-    payment_id: str | None = None
-
-    def matches(self, operation: str, payment_id: str | None) -> bool:
-        """Tell whether this scenario applies to a call."""
-        if self.operation not in ("any", operation):
-            return False
-        return self.payment_id is None or self.payment_id == payment_id
+#: Where the simulator app keeps its state (``app.extensions[STATE_KEY]``).
+STATE_KEY = "paypal_simulator"
 
 
 @dataclass
@@ -132,19 +99,20 @@ def new_id(prefix: str, length: int = 24) -> str:
     return prefix + secrets.token_hex(length // 2).upper()
 
 
-class SimulatorState:
+class SimulatorState(ScenarioSwitches):
     """Every payment, token and stored answer of one simulator, behind one lock."""
 
+    OPERATIONS = OPERATIONS
+    OUTCOMES = OUTCOMES
+
     def __init__(self):
-        self.lock = threading.RLock()
+        super().__init__()
         self.payments: dict[str, SimulatedPayment] = {}
         self.tokens: set[str] = set()
-        self.scenarios: list[Scenario] = []
         #: PayPal-Request-Id -> (status, body) of the first answer, per operation.
         self.replies: dict[tuple[str, str], tuple[int, dict]] = {}
-        self.calls: list[tuple[str, str | None]] = []
 
-    # --- tokens and scenarios ---------------------------------------------------------------
+    # --- tokens ---------------------------------------------------------------------------
 
     def issue_token(self) -> str:
         """Return a new bearer token."""
@@ -158,38 +126,10 @@ class SimulatorState:
         with self.lock:
             return token in self.tokens
 
-    def add_scenario(self, scenario: Scenario) -> None:
-        """Queue a scenario (checked in the order added)."""
-        if scenario.operation not in OPERATIONS or scenario.outcome not in OUTCOMES:
-            raise ValueError("unknown operation or outcome")
-        if scenario.count < 1 or scenario.seconds < 0:
-            raise ValueError("count must be at least 1 and seconds not negative")
-        with self.lock:
-            self.scenarios.append(scenario)
-
-    def clear_scenarios(self) -> None:
-        """Drop every queued scenario."""
-        with self.lock:
-            self.scenarios.clear()
-
-    def take_scenario(self, operation: str, payment_id: str | None = None) -> Scenario | None:
-        """Use up one call of the first scenario that applies, and return it."""
-        with self.lock:
-            self.calls.append((operation, payment_id))
-            for scenario in self.scenarios:
-                if scenario.matches(operation, payment_id):
-                    scenario.count -= 1
-                    if scenario.count <= 0:
-                        self.scenarios.remove(scenario)
-                    return scenario
-        return None
-
     # --- payments -----------------------------------------------------------------------------
 
     def create_payment(self, body: dict, request_id: str | None) -> SimulatedPayment:
         """Validate and store a payment; the same request id returns the same payment."""
-        from shop.payments.simulator.validation import validate_payment_body
-
         validate_payment_body(body)
         with self.lock:
             if request_id and ("create", request_id) in self.replies:
