@@ -6,6 +6,7 @@ FLASK = $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
+SMS_PORT ?= 5005
 
 .PHONY: install install-test run test screenshots lint format translations extract-messages clean
 
@@ -34,13 +35,13 @@ install-test: $(VENV)/.installed-test translations
 # One supervisor (honcho) runs every line of Procfile.dev: the shop, and with PAYPAL_MODE unset
 # or "simulator" the simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop).
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal
+SIMULATORS = paypal sms
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
 	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then SKIP=; \
 	else SKIP="$$(printf '%s=0,' $(SIMULATORS))"; fi; \
-	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) PYTHONUNBUFFERED=1 \
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) SMS_PORT=$(SMS_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 

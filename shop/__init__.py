@@ -136,6 +136,7 @@ def register_extensions(app: Flask) -> None:
     from shop.auth.services import load_user_by_session_token
     from shop.i18n import register_template_helpers, select_locale
     from shop.jobs import init_app as init_jobs
+    from shop.messaging import init_app as init_messaging
     from shop.payments import init_app as init_payments
 
     db.init_app(app)
@@ -154,6 +155,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user_by_session_token)
     register_template_helpers(app)
     init_payments(app)
+    init_messaging(app)
     init_jobs(app)
 
 
@@ -166,6 +168,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
     from shop.agents.manager_routes import bp as agent_manager_bp
+    from shop.agents.pin_message_routes import bp as pin_messages_bp
     from shop.agents.routes import bp as agents_bp
     from shop.agents.stock_routes import bp as stock_bp
     from shop.auth.routes import bp as auth_bp
@@ -187,6 +190,7 @@ def register_blueprints(app: Flask) -> None:
         vouchers_bp,
         stock_bp,
         agents_bp,
+        pin_messages_bp,
         agent_manager_bp,
         agent_admin_bp,
         float_requests_bp,

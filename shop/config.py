@@ -29,6 +29,12 @@ ENV_SETTINGS = {
     "MAIL_PASSWORD": str,
     "MAIL_USE_TLS": bool,
     "MAIL_SENDER": str,
+    "SMS_MODE": str,
+    "SMS_SIMULATOR_URL": str,
+    "SMS_TIMEOUT_SECONDS": float,
+    "SMS_SENDER": str,
+    "TWILIO_ACCOUNT_SID": str,
+    "TWILIO_AUTH_TOKEN": str,
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_FIX_X_FOR": int,
     "SHOP_NAME": str,
@@ -138,6 +144,14 @@ class Defaults:
     MAIL_PASSWORD = ""
     MAIL_USE_TLS = False
     MAIL_SENDER = "Wanderdata <no-reply@wanderdata.example>"
+    #: Text messages: ``simulator`` (the local SMS stand-in), ``sandbox`` (Twilio's test
+    #: credentials) or ``live``; the Twilio account, its token and the sending number.
+    SMS_MODE = "simulator"
+    SMS_SIMULATOR_URL = "http://127.0.0.1:5005"
+    SMS_TIMEOUT_SECONDS = 10.0
+    SMS_SENDER = ""
+    TWILIO_ACCOUNT_SID = ""
+    TWILIO_AUTH_TOKEN = ""
     #: The job queue: empty for a SQLite file in ``instance/``; ``redis://...`` or the
     #: ``postgresql://...`` URL for consumers on several machines.
     JOBS_URL = ""

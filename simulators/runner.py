@@ -181,6 +181,8 @@ def simulators_cli(context, shop_url):
 def main() -> None:
     """Run the command line with every provider registered."""
     from simulators.paypal.command import paypal_command
+    from simulators.sms.command import sms_command
 
     simulators_cli.add_command(paypal_command)
+    simulators_cli.add_command(sms_command)
     simulators_cli()

@@ -26,6 +26,7 @@ LAYERS = {
     "csv_export": 0,
     "session_cookie": 0,
     "audit": 1,
+    "messaging": 1,
     "mail": 1,
     "auth": 2,
     "web": 2,

@@ -167,3 +167,14 @@ class TermsForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0, max=100_000_000)],
     )
     submit = SubmitField(_l("Save terms"))
+
+
+class SendPinForm(FlaskForm):
+    """Send a sold voucher's PIN to the customer's phone."""
+
+    phone = StringField(
+        _l("Customer's mobile number, with its country code"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "off", "inputmode": "tel", "placeholder": "+66 81 234 5678"},
+    )
+    submit = SubmitField(_l("Send the PIN by text message"))

@@ -21,6 +21,7 @@ from shop.agents.forms import (
     CounterRedeemForm,
     CounterTopUpForm,
     SellForm,
+    SendPinForm,
     SerialForm,
 )
 from shop.agents.models import Agent
@@ -266,7 +267,12 @@ def counter_voucher(serial):
         and voucher.sold_at is not None
         and voucher.sold_at >= utcnow() - sales.void_window()
     )
-    return render_template("agents/counter_voucher.html", voucher=voucher, window_open=window_open)
+    return render_template(
+        "agents/counter_voucher.html",
+        voucher=voucher,
+        window_open=window_open,
+        send_form=SendPinForm(),
+    )
 
 
 @bp.route("/counter/vouchers/<serial>/reprint", methods=["POST"])

@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 EMAIL_FIELD = {
     "validators": [DataRequired(), Length(max=254)],
@@ -78,3 +78,14 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(_l("Change password"))
+
+
+class PhoneForm(FlaskForm):
+    """The mobile number that gets text messages (codes at payment, alerts)."""
+
+    phone = StringField(
+        _l("Mobile number, with its country code (empty: none)"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "tel", "inputmode": "tel", "placeholder": "+66 81 234 5678"},
+    )
+    submit = SubmitField(_l("Save the number"))

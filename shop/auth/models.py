@@ -48,6 +48,8 @@ class User(UserMixin, db.Model):
     #: Part of the login cookie; rotated on logout and password change so old cookies die.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, unique=True)
     preferred_locale: Mapped[str | None] = mapped_column(String(16))
+    #: Mobile number for text messages (codes at payment, alerts), E.164; empty: none given.
+    phone: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

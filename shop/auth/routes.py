@@ -9,10 +9,12 @@ from shop.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
     LoginForm,
+    PhoneForm,
     RegistrationForm,
     ResetPasswordForm,
 )
 from shop.auth.models import Role
+from shop.messaging.phones import InvalidPhone
 from shop.throttle import Throttled
 from shop.web import client_ip, safe_next
 
@@ -152,7 +154,28 @@ def reset_password(token):
 @login_required
 def account():
     """Show the logged-in user's own page."""
-    return render_template("auth/account.html")
+    return render_template("auth/account.html", phone_form=PhoneForm(phone=current_user.phone))
+
+
+@bp.route("/account/phone", methods=["POST"])
+@login_required
+def change_phone():
+    """Save the mobile number that gets text messages."""
+    form = PhoneForm()
+    if form.validate_on_submit():
+        try:
+            number = services.set_phone(current_user, form.phone.data or "", client_ip())
+        except InvalidPhone:
+            form.phone.errors.append(
+                _("Type a mobile number with its country code, such as +66 81 234 5678.")
+            )
+        else:
+            if number:
+                flash(_("Text messages now go to %(phone)s.", phone=number), "success")
+            else:
+                flash(_("No text messages will be sent to you."), "success")
+            return redirect(url_for("auth.account"), 303)
+    return render_template("auth/account.html", phone_form=form), 422
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ from shop.auth.models import Role, User, new_session_token
 from shop.db import begin_write
 from shop.extensions import db
 from shop.mail.services import send_mail
+from shop.messaging.phones import normalise_phone
 from shop.throttle import FailureLimit, reserve_all
 from shop.timeutil import utcnow
 
@@ -214,6 +215,25 @@ def change_password(
         object_id=user.id,
     )
     db.session.commit()
+
+
+def set_phone(user: User, phone: str, ip_address: str = "") -> str:
+    """Save the user's mobile number as E.164 (empty removes it) and commit; return it.
+
+    Raises ``InvalidPhone`` with the reason.
+    """
+    number = normalise_phone(phone) if (phone or "").strip() else ""
+    begin_write(db.session)
+    user.phone = number
+    record_event(
+        "user.phone_changed",
+        Actor.for_user(user, ip_address),
+        object_type="user",
+        object_id=user.id,
+        details={"phone": number},
+    )
+    db.session.commit()
+    return number
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

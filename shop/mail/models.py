@@ -1,4 +1,4 @@
-"""The outbox: every e-mail the shop sends, kept for support and for setups without SMTP."""
+"""The outbox: every e-mail and text message the shop sends, kept for support and for demos."""
 
 import enum
 from datetime import datetime
@@ -14,20 +14,37 @@ class OutboxStatus(enum.StrEnum):
     """Where a mail stands; the moves are in ``shop.mail.services``."""
 
     PENDING = "pending"  #: written with the use case; a job worker sends it after commit
-    SENDING = "sending"  #: claimed by one worker (a conditional update), talking to SMTP
-    RETRY = "retry"  #: SMTP failed; tried again at ``next_attempt_at``
+    SENDING = "sending"  #: claimed by one worker (a conditional update), talking to SMTP or SMS
+    RETRY = "retry"  #: SMTP or the SMS provider failed; tried again at ``next_attempt_at``
     SENT = "sent"  #: accepted by the SMTP server; final
     FAILED = "failed"  #: every attempt failed (or its worker died mid-send); an admin may resend
     UNSENT = "unsent"  #: no ``MAIL_SERVER`` configured: kept here (and logged) only; final
 
 
+class Channel(enum.StrEnum):
+    """How a message travels."""
+
+    EMAIL = "email"  #: through SMTP; ``recipient`` is an e-mail address
+    SMS = "sms"  #: through the SMS provider; ``recipient`` is an E.164 phone number
+
+
 class OutboxMessage(db.Model):
-    """One e-mail, sent through SMTP by a job worker when configured, otherwise only kept here."""
+    """One e-mail or text message, sent by a job worker (mail only when SMTP is configured)."""
 
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(
+        Enum(
+            Channel,
+            native_enum=False,
+            length=8,
+            values_callable=lambda cls: [member.value for member in cls],
+        ),
+        default=Channel.EMAIL,
+    )
     recipient: Mapped[str] = mapped_column(String(254), index=True)
+    #: Empty for a text message.
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     #: What kind of mail this is ("password_reset", "order_delivery", ...).
@@ -50,5 +67,7 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     error: Mapped[str] = mapped_column(String(300), default="")
+    #: The SMS provider's id of a sent text message.
+    provider_id: Mapped[str] = mapped_column(String(64), default="")
 
     __table_args__ = (Index("ix_outbox_message_status_due", "status", "next_attempt_at"),)

@@ -1,4 +1,4 @@
-"""Sending e-mail: written to the outbox with the use case, delivered by a job worker after it.
+"""Sending e-mail and text messages: written to the outbox with the use case, sent by a worker.
 
 ``send_mail`` only adds the outbox row to the caller's transaction: a mail exists if and only
 if what it tells happened, and no request waits for an SMTP server. A job worker delivers it
@@ -7,7 +7,9 @@ runs twice is sent once; a failure schedules the next attempt after ``RETRY_DELA
 they are used up, leaves the mail failed for an admin to resend.
 
 Without ``MAIL_SERVER`` a mail is kept in the outbox as unsent and written to the log instead;
-a body that ``contains_secrets`` (voucher PINs) is never logged.
+a body that ``contains_secrets`` (voucher PINs) is never logged. Text messages (``send_sms``)
+take the same road to the SMS provider (``shop.messaging``), which always has a destination (the
+local simulator unless configured otherwise), and no text message body is ever logged.
 """
 
 import logging
@@ -20,7 +22,10 @@ from sqlalchemy import update
 
 from shop.audit.services import Actor, record_event
 from shop.extensions import db
-from shop.mail.models import OutboxMessage, OutboxStatus
+from shop.mail.models import Channel, OutboxMessage, OutboxStatus
+from shop.messaging import get_sms_gateway
+from shop.messaging.gateway import SmsRejected, SmsUnavailable
+from shop.messaging.phones import normalise_phone
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,25 @@ def send_mail(
     return message
 
 
+def send_sms(phone: str, body: str, *, kind: str = "") -> OutboxMessage:
+    """Add a text message to the outbox in the caller's transaction; a worker sends it.
+
+    ``phone`` is normalised to E.164 (raises ``InvalidPhone``). The body is never logged: text
+    messages carry codes and PINs.
+    """
+    message = OutboxMessage(
+        channel=Channel.SMS,
+        recipient=normalise_phone(phone),
+        subject="",
+        body=body,
+        kind=kind,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
 def _claim(message_id: int, now: datetime) -> bool:
     """Take a due mail for this worker (one conditional update) and commit."""
     claimed = db.session.execute(
@@ -98,7 +122,9 @@ def deliver_message(message_id: int) -> OutboxMessage | None:
     message = db.session.get(OutboxMessage, message_id)
     config = current_app.config
     values: dict = {"claimed_at": None}
-    if not config.get("MAIL_SERVER"):
+    if message.channel == Channel.SMS:
+        values |= _deliver_sms(message)
+    elif not config.get("MAIL_SERVER"):
         values |= {"status": OutboxStatus.UNSENT, "error": "No MAIL_SERVER is configured."}
     else:
         try:
@@ -123,6 +149,24 @@ def deliver_message(message_id: int) -> OutboxMessage | None:
     db.session.commit()
     db.session.refresh(message)
     return message
+
+
+def _deliver_sms(message: OutboxMessage) -> dict:
+    """Hand a text message to the SMS provider; return the outbox row's new values."""
+    try:
+        provider_id = get_sms_gateway().send(message.recipient, message.body)
+    except SmsUnavailable as exc:
+        log.warning("sms %s failed (attempt %d): %s", message.id, message.attempts, exc)
+        return _failure(message.attempts, str(exc))
+    except SmsRejected as exc:
+        log.warning("sms %s refused: %s", message.id, exc)
+        return {"status": OutboxStatus.FAILED, "error": str(exc)[:300]}
+    return {
+        "status": OutboxStatus.SENT,
+        "sent_at": utcnow(),
+        "error": "",
+        "provider_id": provider_id,
+    }
 
 
 def _failure(attempts: int, error: str) -> dict:

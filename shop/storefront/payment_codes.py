@@ -8,8 +8,8 @@ six digits sent to them. A code lives ``PAYMENT_CODE_TTL_SECONDS``; another may 
 payment for good. Codes are stored only as a keyed hash and never logged; wrong codes also count
 per client address in the rate-limit store, reserved before the code is compared.
 
-The code goes by e-mail to the order's address. (A text message to the card's or the account's
-phone takes its place once the shop has an SMS channel.)
+The code goes by text message to the account's mobile number or to the card being topped up when
+it is a phone number, and by e-mail to the order's address when no phone is known.
 """
 
 import hashlib
@@ -27,7 +27,8 @@ from sqlalchemy import func, select, update
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
-from shop.mail.services import send_mail
+from shop.mail.services import send_mail, send_sms
+from shop.messaging.phones import is_phone_number
 from shop.storefront.models import Order, OrderStatus, PaymentCheck, PaymentCodePolicy
 from shop.throttle import FailureLimit
 from shop.timeutil import utcnow
@@ -174,7 +175,15 @@ def _same_customer(order: Order):
 
 
 def _destination(order: Order) -> tuple[str, str]:
-    """Return how and where the code goes: the order's e-mail address."""
+    """Return how and where the code goes.
+
+    By text message to the account's mobile number, else to the card being topped up when that
+    card is a phone number; by e-mail to the order's address when no phone is known.
+    """
+    if order.user is not None and order.user.phone:
+        return "sms", order.user.phone
+    if order.card is not None and is_phone_number(order.card.number):
+        return "sms", order.card.number
     return "email", order.email
 
 
@@ -248,7 +257,7 @@ def send_code(order: Order, actor: Actor, now: datetime | None = None) -> Paymen
         ).rowcount
         if sent != 1:  # another request sent one at the same moment
             raise PaymentCodeError("too_soon", seconds=config["PAYMENT_CODE_RESEND_SECONDS"])
-        _mail_code(order, check, code)
+        _send_code(order, check, code)
         record_event(
             "order.payment_code_sent",
             actor,
@@ -275,9 +284,21 @@ def _refuse_unless_waiting(order: Order, check: PaymentCheck | None) -> None:
         raise PaymentCodeError("locked")
 
 
-def _mail_code(order: Order, check: PaymentCheck, code: str) -> None:
+def _send_code(order: Order, check: PaymentCheck, code: str) -> None:
     minutes = current_app.config["PAYMENT_CODE_TTL_SECONDS"] // 60
     shop = current_app.config["SHOP_NAME"]
+    if check.channel == "sms":
+        with force_locale(order.locale or "en"):
+            text = _(
+                "%(shop)s: your code for paying order %(reference)s is %(code)s. It works for"
+                " %(minutes)d minutes. Never share it.",
+                shop=shop,
+                reference=order.reference,
+                code=code,
+                minutes=minutes,
+            )
+        send_sms(check.destination, text, kind="payment_code")
+        return
     with force_locale(order.locale or "en"):
         # The subject is logged when no SMTP server is set: the code stays in the body.
         subject = _("Your %(shop)s payment code", shop=shop)
@@ -303,9 +324,10 @@ def verify_code(
 ) -> PaymentCheck:
     """Accept the code typed for the order, or raise PaymentCodeError (and Throttled).
 
-    ``malformed`` (not six digits) counts nothing; ``wrong`` carries ``remaining`` tries. The attempt is counted (per order, and per client
-    address in the rate-limit store) before the code is compared, so parallel guesses cannot
-    exceed the limit; a right code gives its count back.
+    ``malformed`` (not six digits) counts nothing; ``wrong`` carries ``remaining`` tries. The
+    attempt is counted (per order, and per client address in the rate-limit store) before the
+    code is compared, so parallel guesses cannot exceed the limit; a right code gives its count
+    back.
     """
     now = now or utcnow()
     code = "".join(code.split())
