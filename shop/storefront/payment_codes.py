@@ -351,14 +351,14 @@ def verify_code(
                 PaymentCheck.verified_at.is_(None),
             )
             .values(failed_attempts=PaymentCheck.failed_attempts + 1)
-        ).rowcount
-        if counted != 1:
+            .returning(PaymentCheck.failed_attempts)
+        ).scalar_one_or_none()
+        if counted is None:
             raise PaymentCodeError("locked")
         limit.reserve(client_key)
         if not hmac.compare_digest(_code_hash(order, code), check.code_hash):
             db.session.commit()  # the wrong try stays counted
-            db.session.refresh(check)
-            remaining = max(0, maximum - check.failed_attempts)
+            remaining = maximum - counted  # this try's own count, whatever others did since
             if remaining == 0:
                 record_event(
                     "order.payment_code_locked",
