@@ -74,6 +74,17 @@ def payment_for(provider: str, provider_payment_id: str) -> Payment | None:
     ).scalar_one_or_none()
 
 
+def payment_for_status(provider: str, status: PaymentStatus) -> Payment | None:
+    """Return the payment a report is about: by payment id, or (a refund) by capture id."""
+    if status.provider_payment_id:
+        return payment_for(provider, status.provider_payment_id)
+    if not status.sale_id:
+        return None
+    return db.session.execute(
+        select(Payment).filter_by(provider=provider, sale_id=status.sale_id)
+    ).scalar_one_or_none()
+
+
 def lock_order(order_id: int) -> Order:
     """Return the order, its row locked until the transaction ends (the write gate on SQLite)."""
     return db.session.execute(
@@ -105,9 +116,9 @@ def settle(
     webhook event is recorded in the same transaction; a redelivered event changes nothing.
     Raises UnknownPayment or AmountMismatch, leaving everything as it was.
     """
-    payment = payment_for(provider, status.provider_payment_id)
+    payment = payment_for_status(provider, status)
     if payment is None:
-        raise UnknownPayment(status.provider_payment_id)
+        raise UnknownPayment(status.provider_payment_id or status.sale_id or "")
     begin_write(db.session)
     try:
         order = lock_order(payment.order_id)
@@ -123,7 +134,7 @@ def settle(
                     provider=provider,
                     event_id=event_id,
                     event_type=event_type[:80],
-                    provider_payment_id=status.provider_payment_id,
+                    provider_payment_id=payment.provider_payment_id,
                     order_id=order.id,
                     outcome=outcome,
                 )

@@ -312,9 +312,12 @@ def reorder(reference):
 
 @bp.route("/orders/<reference>/paypal/return")
 def paypal_return(reference):
-    """PayPal sends the buyer back here after approving: execute and fulfil (once)."""
+    """PayPal sends the buyer back here after approving: capture and fulfil (once).
+
+    Orders v2 names the order in ``token``; a v1 payment (before the move) in ``paymentId``.
+    """
     order = _visible_order(reference)
-    payment_id = request.args.get("paymentId", "")[:80]
+    payment_id = (request.args.get("paymentId") or request.args.get("token") or "")[:80]
     payer_id = request.args.get("PayerID", "")[:80]
     if not payment_id:
         flash(_("PayPal did not say which payment this is."), "error")

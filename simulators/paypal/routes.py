@@ -97,17 +97,23 @@ def oauth_token():
     )
 
 
+def require_token():
+    """Refuse an API call without a bearer token this simulator issued."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not state().token_valid(token):
+        body = {
+            "error": "invalid_token",
+            "error_description": "Token signature verification failed",
+        }
+        return jsonify(body), 401
+    return None
+
+
 @api.before_request
 def require_bearer_token():
     """Refuse payment calls without a token this simulator issued."""
     if request.path.startswith("/v1/payments/"):
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not state().token_valid(token):
-            body = {
-                "error": "invalid_token",
-                "error_description": "Token signature verification failed",
-            }
-            return jsonify(body), 401
+        return require_token()
     return None
 
 
@@ -156,29 +162,58 @@ def signing_certificate():
 # --- webhooks ---------------------------------------------------------------------------------
 
 
-def signed_request(payment, event_type: str) -> tuple[dict, bytes]:
+def sign(event: dict) -> tuple[dict, bytes]:
     """Return a freshly signed request (new transmission id, same event id) for an event."""
-    event = state().event(payment, event_type)
     cert_url = f"{base_url()}/v1/notifications/certs/{CERT_ID}"
     return sign_event(
         current_app.config["SIGNING_IDENTITY"], event, current_app.config["WEBHOOK_ID"], cert_url
     )
 
 
-def send_in_background(payment, event_type: str) -> None:
-    """Deliver an event after the answer has gone out, as PayPal does, unless turned off."""
+def signed_request(payment, event_type: str) -> tuple[dict, bytes]:
+    """Return a freshly signed request for a v1 payment's event."""
+    return sign(state().event(payment, event_type))
+
+
+def send_signed(event: dict, record) -> None:
+    """Deliver an event after the answer has gone out, as PayPal does, unless turned off.
+
+    ``record(outcome)`` is called under the state's lock once delivery has finished.
+    """
     url = current_app.config.get("WEBHOOK_URL")
     if not url or not current_app.config.get("SEND_WEBHOOKS", True):
         return
-    headers, body = signed_request(payment, event_type)
+    headers, body = sign(event)
     simulator_state = state()  # the thread runs outside this app context
 
     def run():
         outcome = deliver(url, headers, body)
         with simulator_state.lock:
-            payment.deliveries.append({"event": event_type, "outcome": outcome})
+            record(outcome)
 
     threading.Thread(target=run, name="simulator-webhook", daemon=True).start()
+
+
+def send_in_background(payment, event_type: str) -> None:
+    """Deliver a v1 payment's event in the background."""
+    event = state().event(payment, event_type)
+    send_signed(
+        event, lambda outcome: payment.deliveries.append({"event": event_type, "outcome": outcome})
+    )
+
+
+@api.post("/v1/payments/sale/<sale_id>/refund")
+def refund_sale(sale_id):
+    """Refund all or part of a v1 sale (idempotent per PayPal-Request-Id)."""
+    apply_scenario("refund", sale_id)
+    body = request.get_json(silent=True) or {}
+    amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
+    payment, refund, made = state().refund_sale(
+        sale_id, amount.get("total"), request.headers.get("PayPal-Request-Id")
+    )
+    if made:
+        send_in_background(payment, "PAYMENT.SALE.REFUNDED")
+    return jsonify(refund), 201
 
 
 # --- the buyer's approval page ----------------------------------------------------------------
@@ -194,7 +229,18 @@ def with_query(url: str, **params) -> str:
 @buyer.get("/checkoutnow")
 def approval_page():
     """Show the buyer what they are paying for, with pay, decline and cancel buttons."""
-    payment = state().payment_by_token(request.args.get("token", ""))
+    token = request.args.get("token", "")
+    order = state().orders.get(token)
+    if order is not None:
+        return render_template(
+            "paypal/approve_order.html",
+            order=order,
+            merchant=current_app.config["MERCHANT_NAME"],
+            items=order.unit.get("items") or [],
+            amount=order.unit["amount"],
+            description=order.unit.get("description", ""),
+        )
+    payment = state().payment_by_token(token)
     if payment is None:
         abort(404)
     transaction = payment.transaction
@@ -211,9 +257,18 @@ def approval_page():
 @buyer.post("/checkoutnow")
 def approval_decision():
     """Record the buyer's choice and send them back to the shop."""
-    payment = state().payment_by_token(request.form.get("token", ""))
+    from simulators.paypal.orders_routes import approval_redirect
+
+    token = request.form.get("token", "")
     choice = request.form.get("choice")
-    if payment is None or choice not in ("pay", "decline", "cancel"):
+    if choice not in ("pay", "decline", "cancel"):
+        abort(400)
+    order = state().orders.get(token)
+    if order is not None:
+        state().order_decides(order, choice)
+        return redirect(approval_redirect(order, choice))
+    payment = state().payment_by_token(token)
+    if payment is None:
         abort(400)
     state().buyer_decides(payment, choice)
     urls = payment.body["redirect_urls"]
@@ -249,9 +304,11 @@ def index():
     """List the payments with their sales, deliveries and buttons."""
     with state().lock:
         payments = sorted(state().payments.values(), key=lambda p: p.create_time, reverse=True)
+        orders = sorted(state().orders.values(), key=lambda o: o.create_time, reverse=True)
         scenarios = list(state().scenarios)
     return render_template(
         "paypal/index.html",
+        orders=orders,
         payments=payments,
         scenarios=scenarios,
         webhook_url=current_app.config.get("WEBHOOK_URL"),
