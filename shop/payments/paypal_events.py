@@ -94,6 +94,7 @@ def _capture_status(event_type: str, state: PaymentState, resource: dict) -> Pay
             currency=currency,
             sale_id=_text(capture_id, "capture link"),
             reason="reversed" if "REVERSED" in event_type else "",
+            reference=resource.get("invoice_id") or None,
             refund_id=_text(resource.get("id"), "refund id"),
         )
     related = (resource.get("supplementary_data") or {}).get("related_ids") or {}

@@ -247,12 +247,9 @@ def _visible_order(reference: str):
 def order(reference):
     """Show the order: confirmation before paying, its status, the PINs once fulfilled."""
     order = _visible_order(reference)
-    vouchers = fulfilment.delivered_vouchers(order) if order.status == OrderStatus.FULFILLED else []
-    topups = (
-        fulfilment.order_topups(order)
-        if order.status == OrderStatus.FULFILLED and not vouchers
-        else []
-    )
+    delivered = order.status in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED)
+    vouchers = fulfilment.delivered_vouchers(order) if delivered else []
+    topups = fulfilment.order_topups(order) if delivered and not vouchers else []
     return (
         render_template(
             "storefront/order.html",
@@ -356,7 +353,7 @@ def paypal_cancel(reference):
 def order_pdf(reference):
     """Send the order's vouchers as a PDF: A4 sheets (default) or 80 mm receipts."""
     order = _visible_order(reference)
-    if order.status != OrderStatus.FULFILLED:
+    if order.status not in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED):
         abort(404)
     layout = request.args.get("format", "a4")
     if layout not in ("a4", "receipt"):

@@ -209,7 +209,10 @@ def refund_sale(sale_id):
     body = request.get_json(silent=True) or {}
     amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
     payment, refund, made = state().refund_sale(
-        sale_id, amount.get("total"), request.headers.get("PayPal-Request-Id")
+        sale_id,
+        amount.get("total"),
+        request.headers.get("PayPal-Request-Id"),
+        str(body.get("invoice_number") or ""),
     )
     if made:
         send_in_background(payment, "PAYMENT.SALE.REFUNDED")

@@ -273,7 +273,7 @@ class SimulatorState(ScenarioSwitches, OrdersBook):
         raise SimulatorError(404, "INVALID_RESOURCE_ID", "Requested resource ID was not found.")
 
     def refund_sale(
-        self, sale_id: str, amount: str | None, request_id: str | None
+        self, sale_id: str, amount: str | None, request_id: str | None, invoice: str = ""
     ) -> tuple[SimulatedPayment, dict, bool]:
         """Refund all or part of a v1 sale: (payment, refund, whether it is new)."""
         with self.lock:
@@ -303,7 +303,7 @@ class SimulatorState(ScenarioSwitches, OrdersBook):
                 "amount": {"total": money_text(wanted, currency), "currency": currency},
                 "sale_id": sale_id,
                 "parent_payment": payment.id,
-                "invoice_number": sale["invoice_number"],
+                "invoice_number": invoice or sale["invoice_number"],
                 "create_time": now_text(),
             }
             payment.refunds.append(refund)
