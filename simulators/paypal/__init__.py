@@ -26,8 +26,9 @@ WEBHOOK_PATH = "/payments/paypal/webhook"
 
 def create_simulator_app(config: dict | None = None) -> Flask:
     """Build the simulator app; ``config`` may set WEBHOOK_URL, PUBLIC_URL, CLIENT_ID, ..."""
+    from simulators.paypal.approval import buyer
     from simulators.paypal.orders_routes import order_controls, orders_api
-    from simulators.paypal.routes import api, buyer, controls, handle_simulator_error
+    from simulators.paypal.routes import api, controls, handle_simulator_error
 
     app = create_base_app(__name__, "PayPal")
     app.config.update(

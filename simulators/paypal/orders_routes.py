@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from simulators.delivery import deliver_many
+from simulators.paypal.approval import order_redirect
 from simulators.paypal.errors import SimulatorError
 from simulators.paypal.orders import SimulatedOrder
 from simulators.paypal.routes import (
@@ -27,7 +28,6 @@ from simulators.paypal.routes import (
     require_token,
     send_signed,
     state,
-    with_query,
 )
 from simulators.paypal.signing import CERT_ID
 
@@ -153,15 +153,7 @@ def send_order_event(order: SimulatedOrder, event_type: str, resource: dict) -> 
     )
 
 
-# --- the buyer's approval page and controls ---------------------------------------------------
-
-
-def approval_redirect(order: SimulatedOrder, choice: str) -> str:
-    """Return where PayPal sends the buyer after their choice."""
-    urls = order.experience
-    if choice == "cancel":
-        return with_query(urls["cancel_url"], token=order.id)
-    return with_query(urls["return_url"], token=order.id, PayerID=order.payer_id)
+# --- controls ----------------------------------------------------------------------------------
 
 
 def control_order(order_id) -> SimulatedOrder:
@@ -193,7 +185,7 @@ def approve(order_id):
     if choice not in ("pay", "decline", "cancel"):
         return jsonify({"error": "choice must be pay, decline or cancel"}), 400
     state().order_decides(order, choice)
-    return jsonify({"redirect": approval_redirect(order, choice), "payer_id": order.payer_id})
+    return jsonify({"redirect": order_redirect(order, choice), "payer_id": order.payer_id})
 
 
 @order_controls.get("/<order_id>/webhook")

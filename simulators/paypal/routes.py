@@ -5,7 +5,6 @@ import binascii
 import hmac
 import threading
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -20,13 +19,13 @@ from flask import (
 )
 
 from simulators.delivery import deliver, deliver_many
+from simulators.paypal.approval import payment_redirect
 from simulators.paypal.errors import SimulatorError
 from simulators.paypal.signing import CERT_ID, sign_event
 from simulators.paypal.state import STATE_KEY, SimulatorState
 from simulators.scenarios import scenario_from_json
 
 api = Blueprint("paypal_api", __name__)
-buyer = Blueprint("buyer", __name__)
 controls = Blueprint("controls", __name__, url_prefix="/simulator")
 
 EVENT_NAMES = {
@@ -219,71 +218,6 @@ def refund_sale(sale_id):
     return jsonify(refund), 201
 
 
-# --- the buyer's approval page ----------------------------------------------------------------
-
-
-def with_query(url: str, **params) -> str:
-    """Add query parameters to a URL that may have some already."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@buyer.get("/checkoutnow")
-def approval_page():
-    """Show the buyer what they are paying for, with pay, decline and cancel buttons."""
-    token = request.args.get("token", "")
-    order = state().orders.get(token)
-    if order is not None:
-        return render_template(
-            "paypal/approve_order.html",
-            order=order,
-            merchant=current_app.config["MERCHANT_NAME"],
-            items=order.unit.get("items") or [],
-            amount=order.unit["amount"],
-            description=order.unit.get("description", ""),
-        )
-    payment = state().payment_by_token(token)
-    if payment is None:
-        abort(404)
-    transaction = payment.transaction
-    return render_template(
-        "paypal/approve.html",
-        payment=payment,
-        merchant=current_app.config["MERCHANT_NAME"],
-        items=(transaction.get("item_list") or {}).get("items") or [],
-        amount=transaction["amount"],
-        description=transaction.get("description", ""),
-    )
-
-
-@buyer.post("/checkoutnow")
-def approval_decision():
-    """Record the buyer's choice and send them back to the shop."""
-    from simulators.paypal.orders_routes import approval_redirect
-
-    token = request.form.get("token", "")
-    choice = request.form.get("choice")
-    if choice not in ("pay", "decline", "cancel"):
-        abort(400)
-    order = state().orders.get(token)
-    if order is not None:
-        state().order_decides(order, choice)
-        return redirect(approval_redirect(order, choice))
-    payment = state().payment_by_token(token)
-    if payment is None:
-        abort(400)
-    state().buyer_decides(payment, choice)
-    urls = payment.body["redirect_urls"]
-    if choice == "cancel":
-        return redirect(with_query(urls["cancel_url"], token=payment.token))
-    return redirect(
-        with_query(
-            urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
-        )
-    )
-
-
 # --- controls for tests and demos -------------------------------------------------------------
 
 
@@ -346,13 +280,7 @@ def approve(payment_id):
     if choice not in ("pay", "decline", "cancel"):
         return jsonify({"error": "choice must be pay, decline or cancel"}), 400
     state().buyer_decides(payment, choice)
-    urls = payment.body["redirect_urls"]
-    if choice == "cancel":
-        return jsonify({"redirect": with_query(urls["cancel_url"], token=payment.token)})
-    location = with_query(
-        urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
-    )
-    return jsonify({"redirect": location, "payer_id": payment.payer_id})
+    return jsonify({"redirect": payment_redirect(payment, choice), "payer_id": payment.payer_id})
 
 
 @controls.get("/payments/<payment_id>/webhook")
