@@ -4,6 +4,9 @@ The admin refunds from the order's admin page through the real SDK and the PayPa
 refunds made at PayPal itself arrive as PAYMENT.CAPTURE.REFUNDED webhooks.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -56,8 +59,9 @@ def voucher_statuses(order) -> dict[str, VoucherStatus]:
 
 
 def refund(client, order, amount, vouchers=(), key=KEY):
+    reference = order if isinstance(order, str) else order.reference
     return client.post(
-        f"/admin/orders/{order.reference}/refund",
+        f"/admin/orders/{reference}/refund",
         data={"amount": amount, "vouchers": [str(v) for v in vouchers], "refund_key": key},
     )
 
@@ -208,3 +212,41 @@ def test_a_refund_paypal_refuses_records_nothing_and_says_so(app, client, login,
     assert "PayPal refused this refund" in response.get_data(as_text=True)
     assert [r.status for r in refunds_of(order)] == [RefundStatus.FAILED]
     assert VoucherStatus.VOID not in voucher_statuses(order).values()
+
+
+def test_one_refund_sent_and_reported_at_once_is_recorded_once(app, client, login, simulator):
+    order = three_pin_order(client)
+    admin = login("admin")
+    clients = []
+    for _ in range(3):
+        admin_client = app.test_client()
+        admin_client.post("/login", data={"email": admin.email, "password": "correct-horse-9"})
+        clients.append(admin_client)
+    barrier = threading.Barrier(len(clients))
+    reference = order.reference
+
+    def send_form(admin_client):
+        barrier.wait()
+        return refund(admin_client, reference, "10.00").status_code
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        assert list(pool.map(send_form, clients)) == [303] * len(clients)
+
+    payment_id = payment_of(order).provider_payment_id
+    signed = []
+    for _ in range(3):  # PayPal's retries: the same refund under new event ids
+        simulator.state.order(payment_id).events.clear()
+        signed.append(signed_webhook(simulator, payment_id, "refunded"))
+    barrier = threading.Barrier(len(signed))
+
+    def deliver(request):
+        barrier.wait()
+        return post_webhook(app.test_client(), *request).status_code
+
+    with ThreadPoolExecutor(max_workers=len(signed)) as pool:
+        assert list(pool.map(deliver, signed)) == [200] * len(signed)
+
+    assert [r.amount for r in refunds_of(order)] == [1000]
+    assert len(simulator.state.order(payment_id).refunds) == 1
+    assert list(voucher_statuses(order).values()).count(VoucherStatus.VOID) == 1
+    assert order_by_path(f"/orders/{order.reference}").status == OrderStatus.PARTIALLY_REFUNDED
