@@ -18,7 +18,12 @@ from shop.payments.gateway import GatewayUnavailable
 from shop.storefront import promotions, refund_flow, refunds
 from shop.storefront.forms import PromotionForm, RefundForm
 from shop.storefront.fulfilment import order_vouchers
-from shop.storefront.messages import REFUND_MESSAGES, STATUS_NAMES
+from shop.storefront.messages import (
+    PAYMENT_STATE_NAMES,
+    REFUND_MESSAGES,
+    REFUND_STATUS_NAMES,
+    STATUS_NAMES,
+)
 from shop.storefront.models import Order, OrderStatus, PromotionKind
 from shop.web import current_actor
 
@@ -237,6 +242,8 @@ def _render_order(order: Order, form: RefundForm, status: int = 200):
             refund_list=refunds.order_refunds(order.id),
             vouchers=order_vouchers(order),
             status_names=STATUS_NAMES,
+            payment_state_names=PAYMENT_STATE_NAMES,
+            refund_status_names=REFUND_STATUS_NAMES,
         ),
         status,
     )

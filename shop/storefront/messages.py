@@ -53,6 +53,24 @@ STATUS_NAMES = {
     "partially_refunded": _l("Partly refunded"),
 }
 
+#: A payment attempt's state, for the admin's order page.
+PAYMENT_STATE_NAMES = {
+    "created": _l("Waiting for the buyer"),
+    "approved": _l("Approved by the buyer"),
+    "completed": _l("Captured"),
+    "pending": _l("Pending at PayPal"),
+    "failed": _l("Payment failed"),
+    "cancelled": _l("Cancelled"),
+    "refunded": _l("Refunded"),
+}
+
+#: A refund's status, for the admin's order page.
+REFUND_STATUS_NAMES = {
+    "requested": _l("Asked of PayPal"),
+    "completed": _l("Refunded"),
+    "failed": _l("Refused by PayPal"),
+}
+
 #: Why a refund was refused, for the admin (RefundRefused.code -> message).
 REFUND_MESSAGES = {
     "not_refundable": _l("Only a paid order can be refunded."),
