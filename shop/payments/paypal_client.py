@@ -204,7 +204,9 @@ class PayPalClient:
             headers["PayPal-Request-Id"] = request_id
         url = self.api.endpoint.rstrip("/") + path
         try:
-            answer = self.api.request(url, method, body if body is not None else {}, headers)
+            if body is None and method != "GET":
+                body = {}  # a POST without a body still sends "{}"; a GET sends what the SDK does
+            answer = self.api.request(url, method, body, headers)
         except PaymentError:
             raise
         except (sdk_errors.ResourceNotFound, sdk_errors.ResourceInvalid) as exc:
