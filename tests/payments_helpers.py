@@ -71,11 +71,11 @@ def buyer_chooses(created: CreatedPayment, choice: str = "pay") -> dict:
 
 
 def pay(gateway, simulator, reference="ORD-1001", **order_args):
-    """Create, approve and execute a payment; return (request, created, status)."""
+    """Create, approve and capture an Orders v2 order; return (request, created, status)."""
     request = order(reference, **order_args)
     created = gateway.create_payment(request)
     back = buyer_chooses(created)
-    status = gateway.execute_payment(back["paymentId"], back["PayerID"], reference)
+    status = gateway.execute_payment(back["token"], back["PayerID"], reference)
     return request, created, status
 
 
@@ -112,3 +112,43 @@ class WebhookReceiver:
     def __exit__(self, *exc_info):
         self._server.shutdown()
         self._server.server_close()
+
+
+def v1_payment_body(reference: str, return_url: str = "http://127.0.0.1:5000/return") -> dict:
+    """Return a v1 create-payment body of 35.00 USD (how payments were made before Orders v2)."""
+    items = [
+        {"name": "Asia 10 GB / 30 days", "sku": "ASIA-10GB-30D", "price": "25.00", "quantity": "1"},
+        {"name": "Asia 1 GB / 7 days", "sku": "ASIA-1GB-7D", "price": "5.00", "quantity": "2"},
+    ]
+    return {
+        "intent": "sale",
+        "payer": {"payment_method": "paypal"},
+        "redirect_urls": {"return_url": return_url, "cancel_url": return_url + "/cancel"},
+        "transactions": [
+            {
+                "amount": {"total": "35.00", "currency": "USD", "details": {"subtotal": "35.00"}},
+                "item_list": {"items": [{**item, "currency": "USD"} for item in items]},
+                "invoice_number": reference,
+            }
+        ],
+    }
+
+
+def v1_payment(simulator, reference: str) -> tuple[str, str]:
+    """Create and approve a v1 payment at the simulator; return (payment id, payer id)."""
+    token = requests.post(
+        f"{simulator.url}/v1/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(simulator.app.config["CLIENT_ID"], simulator.app.config["CLIENT_SECRET"]),
+        timeout=5,
+    ).json()["access_token"]
+    created = requests.post(
+        f"{simulator.url}/v1/payments/payment",
+        json=v1_payment_body(reference),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()
+    approved = requests.post(
+        f"{simulator.url}/simulator/payments/{created['id']}/approve", json={}, timeout=5
+    ).json()
+    return created["id"], approved["payer_id"]

@@ -85,7 +85,7 @@ def payment_of(order: Order) -> Payment:
 def signed_webhook(simulator, payment_id: str, event: str = "completed") -> tuple[dict, bytes]:
     """Fetch a signed webhook request from the simulator without it being delivered."""
     answer = requests.get(
-        f"{simulator.url}/simulator/payments/{payment_id}/webhook",
+        f"{simulator.url}/simulator/orders/{payment_id}/webhook",
         params={"event": event},
         timeout=5,
     )

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from shop.demo import DEMO_PRODUCTS
 from shop.money import InvalidAmount, format_minor, parse_major
 from shop.payments.gateway import PaymentRejected
-from shop.payments.paypal import parse_paypal_amount, paypal_amount
+from shop.payments.paypal_client import parse_paypal_amount, paypal_amount
 
 
 @pytest.mark.parametrize("product", DEMO_PRODUCTS, ids=lambda product: product[0])

@@ -1,6 +1,7 @@
 """The PayPal simulator answers like PayPal: credentials, validation, idempotency, webhooks."""
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.payments_helpers import (
     order,
     pay,
     running_simulator,
+    v1_payment,
 )
 
 
@@ -127,9 +129,12 @@ def test_a_body_paypal_would_refuse_is_a_validation_error(simulator, body, field
     assert simulator.state.payments == {}
 
 
-def test_executing_twice_makes_one_sale_and_another_request_id_is_already_done(gateway, simulator):
-    _, created, status = pay(gateway, simulator, "ORD-2001")
-    payment = simulator.state.payment(created.provider_payment_id)
+def test_executing_a_v1_payment_twice_makes_one_sale_and_another_request_id_is_done(
+    gateway, simulator
+):
+    payment_id, payer_id = v1_payment(simulator, "ORD-2001")
+    status = gateway.execute_payment(payment_id, payer_id, "ORD-2001")
+    payment = simulator.state.payment(payment_id)
     url = f"{simulator.url}/v1/payments/payment/{payment.id}/execute"
     body = {"payer_id": payment.payer_id}
     replay = requests.post(
@@ -145,6 +150,38 @@ def test_executing_twice_makes_one_sale_and_another_request_id_is_already_done(g
     )
     assert other.status_code == 400
     assert other.json()["name"] == "PAYMENT_ALREADY_DONE"
+
+
+def test_capturing_twice_replays_per_request_id_and_is_already_captured_otherwise(
+    gateway, simulator
+):
+    _, created, status = pay(gateway, simulator, "ORD-2011")
+    url = f"{simulator.url}/v2/checkout/orders/{created.provider_payment_id}/capture"
+    replay = requests.post(
+        url,
+        json={},
+        headers={**bearer(simulator), "PayPal-Request-Id": "ORD-2011:capture"},
+        timeout=5,
+    )
+    assert replay.status_code == 201
+    assert replay.json()["purchase_units"][0]["payments"]["captures"][0]["id"] == status.sale_id
+    other = requests.post(
+        url, json={}, headers={**bearer(simulator), "PayPal-Request-Id": "other"}, timeout=5
+    )
+    assert other.status_code == 422
+    assert other.json()["details"][0]["issue"] == "ORDER_ALREADY_CAPTURED"
+
+
+def test_capturing_an_order_the_buyer_did_not_approve_is_order_not_approved(gateway, simulator):
+    created = gateway.create_payment(order("ORD-2012"))
+    answer = requests.post(
+        f"{simulator.url}/v2/checkout/orders/{created.provider_payment_id}/capture",
+        json={},
+        headers=bearer(simulator),
+        timeout=5,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["details"][0]["issue"] == "ORDER_NOT_APPROVED"
 
 
 def test_the_approval_page_shows_the_merchant_items_and_total_without_inline_code(gateway):
@@ -170,7 +207,7 @@ def test_a_completed_sale_is_announced_by_a_signed_webhook(simulator, gateway):
         [(headers, body)] = shop.wait_for(1)
     verifier = WebhookVerifier(SIMULATOR_WEBHOOK_ID, (origin_of_url(simulator.url),))
     notice = verifier.verify(headers, body)
-    assert notice.event_type == "PAYMENT.SALE.COMPLETED"
+    assert notice.event_type == "PAYMENT.CAPTURE.COMPLETED"
     assert notice.status == status
 
 
@@ -179,7 +216,7 @@ def test_a_webhook_sent_again_three_times_at_once_carries_one_event_id(simulator
     with WebhookReceiver() as shop:
         simulator.webhook_url = shop.url
         answer = requests.post(
-            f"{simulator.url}/simulator/payments/{created.provider_payment_id}/webhooks",
+            f"{simulator.url}/simulator/orders/{created.provider_payment_id}/webhooks",
             json={"times": 3, "concurrent": True},
             timeout=10,
         )
@@ -191,12 +228,12 @@ def test_a_webhook_sent_again_three_times_at_once_carries_one_event_id(simulator
     assert len({headers["Paypal-Transmission-Id"] for headers, _ in delivered}) == 3
 
 
-def test_a_refund_from_the_controls_sends_sale_refunded(simulator, gateway):
+def test_a_refund_from_the_controls_sends_capture_refunded(simulator, gateway):
     _, created, status = pay(gateway, simulator, "ORD-2005")
     with WebhookReceiver() as shop:
         simulator.webhook_url = shop.url
         answer = requests.post(
-            f"{simulator.url}/simulator/payments/{created.provider_payment_id}/refund",
+            f"{simulator.url}/simulator/orders/{created.provider_payment_id}/refund",
             json={},
             timeout=5,
         )
@@ -205,19 +242,20 @@ def test_a_refund_from_the_controls_sends_sale_refunded(simulator, gateway):
     notice = WebhookVerifier(SIMULATOR_WEBHOOK_ID, (origin_of_url(simulator.url),)).verify(
         headers, body
     )
-    assert notice.event_type == "PAYMENT.SALE.REFUNDED"
+    assert notice.event_type == "PAYMENT.CAPTURE.REFUNDED"
     assert (notice.status.sale_id, notice.status.amount) == (status.sale_id, 3500)
+    assert notice.status.refund_id == answer.json()["refund"]["id"]
 
 
 def test_a_signed_webhook_can_be_fetched_without_delivering_it(simulator, gateway):
     _, created, status = pay(gateway, simulator, "ORD-2006")
     answer = requests.get(
-        f"{simulator.url}/simulator/payments/{created.provider_payment_id}/webhook", timeout=5
+        f"{simulator.url}/simulator/orders/{created.provider_payment_id}/webhook", timeout=5
     )
     signed = answer.json()
     notice = gateway.verify_webhook(signed["headers"], signed["body"].encode())
     assert notice.status == status
-    assert simulator.state.payment(created.provider_payment_id).deliveries == []
+    assert simulator.state.order(created.provider_payment_id).deliveries == []
 
 
 def test_webhooks_are_not_sent_when_turned_off():
@@ -234,7 +272,7 @@ def test_scenarios_are_set_through_the_json_controls(simulator, gateway):
     answer = requests.post(
         f"{simulator.url}/simulator/scenarios",
         json={
-            "operation": "execute",
+            "operation": "capture",
             "outcome": "decline",
             "payment_id": created.provider_payment_id,
         },
@@ -263,7 +301,7 @@ def test_the_payments_page_lists_payments_with_their_buttons(simulator, gateway)
 def test_the_buyer_approves_through_the_json_control_too(simulator, gateway):
     created = gateway.create_payment(order("ORD-2010"))
     answer = requests.post(
-        f"{simulator.url}/simulator/payments/{created.provider_payment_id}/approve",
+        f"{simulator.url}/simulator/orders/{created.provider_payment_id}/approve",
         json={},
         timeout=5,
     )
@@ -309,3 +347,157 @@ def test_the_shop_never_imports_the_simulators():
         if re.search(r"^\s*(from|import)\s+simulators\b", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def order_body(value="31.50", item_total="35.00", discount="3.50", currency="USD", **changes):
+    unit = {
+        "reference_id": "ORD-V2",
+        "invoice_id": "ORD-V2",
+        "amount": {
+            "currency_code": currency,
+            "value": value,
+            "breakdown": {
+                "item_total": {"currency_code": currency, "value": item_total},
+                "discount": {"currency_code": currency, "value": discount},
+            },
+        },
+        "items": [
+            {
+                "name": "Asia 10 GB / 30 days",
+                "quantity": "1",
+                "unit_amount": {"currency_code": currency, "value": "25.00"},
+            },
+            {
+                "name": "Asia 1 GB / 7 days",
+                "quantity": "2",
+                "unit_amount": {"currency_code": currency, "value": "5.00"},
+            },
+        ],
+    }
+    body = {
+        "intent": "CAPTURE",
+        "purchase_units": [unit],
+        "payment_source": {
+            "paypal": {
+                "experience_context": {
+                    "return_url": "http://shop/return",
+                    "cancel_url": "http://shop/cancel",
+                }
+            }
+        },
+    }
+    body.update(changes)
+    return body
+
+
+def yen_order() -> dict:
+    body = order_body(value="3500", item_total="3500", discount="0", currency="JPY")
+    first, second = body["purchase_units"][0]["items"]
+    first["unit_amount"]["value"] = "2500.00"  # decimals PayPal refuses for yen
+    second["unit_amount"]["value"] = "500"
+    return body
+
+
+def other_item_currency() -> dict:
+    body = order_body()
+    body["purchase_units"][0]["items"][0]["unit_amount"]["currency_code"] = "EUR"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "issue"),
+    [
+        (order_body(value="32.00"), 422, "AMOUNT_MISMATCH"),
+        (order_body(value="35.00", item_total="38.50"), 422, "ITEM_TOTAL_MISMATCH"),
+        (order_body(value="31.500"), 422, "DECIMAL_PRECISION"),
+        (order_body(value="31,50"), 400, "INVALID_PARAMETER_VALUE"),
+        (yen_order(), 422, "DECIMAL_PRECISION"),
+        (other_item_currency(), 422, "CURRENCY_MISMATCH"),
+        (order_body(currency="BHD"), 422, "CURRENCY_NOT_SUPPORTED"),
+        (order_body(intent="AUTHORIZE"), 400, "INVALID_PARAMETER_VALUE"),
+        (order_body(purchase_units=[]), 400, "INVALID_PARAMETER_VALUE"),
+    ],
+    ids=[
+        "amount",
+        "item-total",
+        "decimals",
+        "format",
+        "yen-decimals",
+        "item-currency",
+        "currency",
+        "intent",
+        "units",
+    ],
+)
+def test_an_order_paypal_would_refuse_gets_its_error_name(simulator, body, status, issue):
+    answer = requests.post(
+        f"{simulator.url}/v2/checkout/orders", json=body, headers=bearer(simulator), timeout=5
+    )
+    assert answer.status_code == status
+    assert issue in [detail["issue"] for detail in answer.json()["details"]]
+    assert simulator.state.orders == {}
+
+
+def test_an_order_calls_need_a_token_and_a_second_invoice_is_a_duplicate(simulator):
+    url = f"{simulator.url}/v2/checkout/orders"
+    assert requests.post(url, json=order_body(), timeout=5).status_code == 401
+    assert requests.post(url, json=order_body(), headers=bearer(simulator), timeout=5).ok
+    again = requests.post(url, json=order_body(), headers=bearer(simulator), timeout=5)
+    assert again.status_code == 422
+    assert again.json()["details"][0]["issue"] == "DUPLICATE_INVOICE_ID"
+
+
+def test_partial_refunds_add_up_to_the_capture_and_never_beyond(simulator, gateway):
+    _, created, status = pay(gateway, simulator, "ORD-2013")
+    url = f"{simulator.url}/v2/payments/captures/{status.sale_id}/refund"
+
+    def refund(value, request_id):
+        return requests.post(
+            url,
+            json={"amount": {"currency_code": "USD", "value": value}},
+            headers={**bearer(simulator), "PayPal-Request-Id": request_id},
+            timeout=5,
+        )
+
+    assert refund("10.00", "r1").status_code == 201
+    assert refund("10.00", "r1").json()["id"] == refund("10.00", "r1").json()["id"]  # a replay
+    assert simulator.state.order(created.provider_payment_id).capture["status"] == (
+        "PARTIALLY_REFUNDED"
+    )
+    too_much = refund("25.01", "r2")
+    assert too_much.status_code == 422
+    assert too_much.json()["details"][0]["issue"] == "REFUND_AMOUNT_EXCEEDED"
+    assert refund("25.00", "r3").status_code == 201
+    assert simulator.state.order(created.provider_payment_id).capture["status"] == "REFUNDED"
+    assert refund("1.00", "r4").json()["details"][0]["issue"] == "CAPTURE_FULLY_REFUNDED"
+
+
+def test_verify_webhook_signature_confirms_only_what_it_signed(simulator, gateway):
+    _, created, _ = pay(gateway, simulator, "ORD-2014")
+    signed = requests.get(
+        f"{simulator.url}/simulator/orders/{created.provider_payment_id}/webhook", timeout=5
+    ).json()
+    headers = {name.lower(): value for name, value in signed["headers"].items()}
+    request = {
+        "auth_algo": headers["paypal-auth-algo"],
+        "cert_url": headers["paypal-cert-url"],
+        "transmission_id": headers["paypal-transmission-id"],
+        "transmission_sig": headers["paypal-transmission-sig"],
+        "transmission_time": headers["paypal-transmission-time"],
+        "webhook_id": SIMULATOR_WEBHOOK_ID,
+        "webhook_event": json.loads(signed["body"]),
+    }
+    url = f"{simulator.url}/v1/notifications/verify-webhook-signature"
+
+    def verdict(**changes):
+        answer = requests.post(
+            url, json={**request, **changes}, headers=bearer(simulator), timeout=5
+        )
+        return answer.json()["verification_status"]
+
+    assert verdict() == "SUCCESS"
+    tampered = json.loads(signed["body"])
+    tampered["resource"]["amount"]["value"] = "0.01"
+    assert verdict(webhook_event=tampered) == "FAILURE"
+    assert verdict(webhook_id="WH-SOMEONE-ELSE") == "FAILURE"
+    assert verdict(cert_url="https://attacker.example/v1/notifications/certs/X") == "FAILURE"

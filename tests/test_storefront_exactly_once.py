@@ -109,7 +109,7 @@ def signed_webhook_after_execute(app, simulator, order, payment_id):
     """Execute at PayPal without the shop hearing of it (a lost answer), then sign the event."""
     from shop.payments import get_gateway
 
-    payer_id = simulator.state.payment(payment_id).payer_id
+    payer_id = simulator.state.order(payment_id).payer_id
     status = get_gateway().execute_payment(payment_id, payer_id, order.reference)
     assert status.state.value == "completed"
     return signed_webhook(simulator, payment_id)
@@ -142,7 +142,7 @@ def test_a_crash_after_execute_is_completed_once_by_the_next_signal(
     order_path, return_path = approved_order(client, quantity=3)
     order = crash_after_execute(app, monkeypatch, order_path, return_path)
     payment_id = payment_of(order).provider_payment_id
-    assert simulator.state.payment(payment_id).sale["state"] == "completed"  # money taken
+    assert simulator.state.order(payment_id).capture["status"] == "COMPLETED"  # money taken
 
     if recovery == "return":
         assert client.get(return_path).status_code == 303

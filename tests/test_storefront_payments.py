@@ -113,7 +113,7 @@ def test_a_cancelled_payment_cancels_the_order(app, client):
 
 def test_execute_declined_by_paypal_after_approval(app, client, simulator):
     cart_with_promotion(client)
-    scenario(simulator, "execute", "decline")
+    scenario(simulator, "capture", "decline")
     order_path, _ = buy(client)
     order = order_by_path(order_path)
     assert order.status == OrderStatus.FAILED
@@ -142,7 +142,7 @@ def test_paypal_timing_out_on_execute_leaves_the_order_pending_until_the_next_re
     cart_with_promotion(client)
     order_path = place_order(client)
     return_path = path_of(approve(start_payment(client, order_path)))
-    scenario(simulator, "execute", "delay", seconds=2.5)
+    scenario(simulator, "capture", "delay", seconds=2.5)
     response = client.get(return_path)
     assert response.status_code == 303
     page = client.get(order_path).get_data(as_text=True)
@@ -174,7 +174,7 @@ def pending_order_and_webhook(client, simulator):
     approve(start_payment(client, order_path))
     order = order_by_path(order_path)
     payment_id = payment_of(order).provider_payment_id
-    payer = simulator.state.payment(payment_id).payer_id
+    payer = simulator.state.order(payment_id).payer_id
     get_gateway().execute_payment(payment_id, payer, order.reference)
     headers, body = signed_webhook(simulator, payment_id)
     return order_path, payment_id, headers, body
@@ -210,7 +210,7 @@ def test_webhooks_that_do_not_verify_change_nothing(app, client, simulator, tamp
         _, other = signed_webhook(simulator, _)  # a valid signature, but of another request
         headers["PAYPAL-TRANSMISSION-ID"] = "00000000-0000-0000-0000-000000000000"
     elif tamper == "tampered_body":
-        body = body.replace(b'"total":"10.00"', b'"total":"01.00"')
+        body = body.replace(b'"value":"10.00"', b'"value":"01.00"')
         assert b'"01.00"' in body
     elif tamper == "wrong_algorithm":
         headers["PAYPAL-AUTH-ALGO"] = "SHA1withRSA"
@@ -221,6 +221,30 @@ def test_webhooks_that_do_not_verify_change_nothing(app, client, simulator, tamp
     assert response.get_json()["error"]["code"] == "webhook_rejected"
     assert order_by_path(order_path).status == OrderStatus.PENDING
     assert counts() == (0, 0)
+
+
+def test_a_webhook_paypal_does_not_confirm_changes_nothing(app, client, simulator, monkeypatch):
+    order_path, _, headers, body = pending_order_and_webhook(client, simulator)
+    # Signed with the right key, but PayPal says it is not for this app's webhook.
+    monkeypatch.setitem(simulator.app.config, "WEBHOOK_ID", "WH-ANOTHER-APP")
+    response = post_webhook(client, headers, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "webhook_rejected"
+    assert order_by_path(order_path).status == OrderStatus.PENDING
+    assert counts() == (0, 0)
+
+
+def test_a_webhook_paypal_cannot_confirm_now_is_answered_503_and_applied_on_redelivery(
+    app, client, simulator
+):
+    order_path, _, headers, body = pending_order_and_webhook(client, simulator)
+    scenario(simulator, "verify", "error")
+    response = post_webhook(client, headers, body)
+    assert response.status_code == 503
+    assert order_by_path(order_path).status == OrderStatus.PENDING
+    assert counts() == (0, 0)
+    assert post_webhook(client, headers, body).status_code == 200  # PayPal delivers again
+    assert order_by_path(order_path).status == OrderStatus.FULFILLED
 
 
 @pytest.mark.parametrize(
@@ -246,7 +270,7 @@ def test_a_certificate_on_a_foreign_host_is_refused_without_any_fetch(
 
 
 def resigned(simulator, headers, body, **changes):
-    """Sign, with the simulator's genuine key, an event whose sale says something else."""
+    """Sign, with the simulator's genuine key, an event whose capture says something else."""
     event = json.loads(body)
     event["resource"]["amount"].update(changes)
     return sign_event(
@@ -257,7 +281,7 @@ def resigned(simulator, headers, body, **changes):
     )
 
 
-@pytest.mark.parametrize("changes", [{"total": "0.01"}, {"currency": "EUR"}])
+@pytest.mark.parametrize("changes", [{"value": "0.01"}, {"currency_code": "EUR"}])
 def test_a_genuine_webhook_with_another_amount_or_currency_is_refused(
     app, client, simulator, changes
 ):
@@ -285,7 +309,7 @@ def test_a_refund_voids_the_unredeemed_vouchers(app, client, simulator):
 
     order, payment_id, _, _ = fulfilled_order_and_webhook(client, simulator)
     answer = requests.post(
-        f"{simulator.url}/simulator/payments/{payment_id}/refund",
+        f"{simulator.url}/simulator/orders/{payment_id}/refund",
         headers={"Accept": "application/json"},
         json={},
         timeout=5,
@@ -301,3 +325,25 @@ def test_a_refund_voids_the_unredeemed_vouchers(app, client, simulator):
     again = post_webhook(client, headers, body)
     assert again.status_code == 200
     assert again.get_json()["outcome"] == "duplicate event"
+
+
+def test_a_pending_capture_then_denied_by_paypal_fails_the_order(app, client, simulator):
+    import requests
+
+    pack = make_product(price=1000)
+    add_to_cart(client, pack.sku, 1)
+    order_path = place_order(client)
+    scenario(simulator, "capture", "pending")
+    client.get(path_of(approve(start_payment(client, order_path))))
+    order = order_by_path(order_path)
+    assert (order.status, order.status_note) == (OrderStatus.PENDING, "payment_pending")
+    payment_id = payment_of(order).provider_payment_id
+    denied = requests.post(
+        f"{simulator.url}/simulator/orders/{payment_id}/deny", json={}, timeout=5
+    )
+    assert denied.status_code == 200, denied.text
+    headers, body = signed_webhook(simulator, payment_id, "denied")
+    response = post_webhook(client, headers, body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert order_by_path(order_path).status == OrderStatus.FAILED
+    assert counts() == (0, 1)

@@ -43,7 +43,7 @@ def build_gateway(config) -> PaymentGateway:
     """Build the gateway the configuration selects (PayPal in one of its three modes)."""
     from shop.payments.paypal import PayPalGateway
 
-    return PayPalGateway(paypal_settings(config))
+    return PayPalGateway(paypal_settings(config), brand_name=str(config.get("SHOP_NAME") or ""))
 
 
 def init_app(app: Flask) -> None:

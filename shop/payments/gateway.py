@@ -1,8 +1,8 @@
 """The payment gateway interface the storefront talks to.
 
-The storefront knows only these types. A provider (PayPal v1 through ``paypalrestsdk`` today;
-PayPal Orders v2, Alipay or WeChat Pay later) implements :class:`PaymentGateway`, and
-``shop.payments.get_gateway()`` picks the configured one. Amounts are integer minor units.
+The storefront knows only these types. A provider (PayPal Orders v2 today; Alipay or WeChat Pay
+later) implements :class:`PaymentGateway`, and ``shop.payments.get_gateway()`` picks the
+configured one. Amounts are integer minor units; a refund may be for part of what was paid.
 """
 
 from dataclasses import dataclass, field
@@ -48,7 +48,7 @@ class PaymentState(StrEnum):
     PENDING = "pending"  # executed, capture pending at the provider (e-check, review)
     FAILED = "failed"  # declined or failed for good
     CANCELLED = "cancelled"  # cancelled or expired before approval
-    REFUNDED = "refunded"  # captured and then refunded (in full)
+    REFUNDED = "refunded"  # captured and then refunded, in full or in part (see refund_id)
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,34 @@ class PaymentStatus:
     sale_id: str | None = None  # the provider's capture/sale id, once there is one
     reason: str = ""  # the provider's reason for a failure, for the log and the customer
     reference: str | None = None  # the PaymentRequest.reference the provider echoes, if any
+    #: For a refund report: the provider's refund id (``amount`` is then what it gave back).
+    refund_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Give back ``amount`` (minor units, at most what is left) of a captured payment.
+
+    ``key`` names this refund for the shop (unique per payment): the same key never refunds
+    twice at the provider, however often the request is retried.
+    """
+
+    provider_payment_id: str
+    sale_id: str
+    amount: int
+    currency: str
+    reference: str
+    key: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A refund the provider made (or had made already under the same key)."""
+
+    refund_id: str
+    amount: int
+    currency: str
+    completed: bool  # False: the provider holds it as pending
 
 
 @dataclass(frozen=True)
@@ -136,6 +164,12 @@ class PaymentGateway(Protocol):
 
     def get_payment(self, provider_payment_id: str) -> PaymentStatus:
         """Look a payment up (for reconciliation). Raises GatewayUnavailable, PaymentRejected."""
+
+    def refund_payment(self, request: RefundRequest) -> RefundResult:
+        """Refund all or part of a captured payment, idempotent per ``request.key``.
+
+        Raises GatewayUnavailable, PaymentRejected (the provider refused: nothing refunded).
+        """
 
     def verify_webhook(self, headers: dict[str, str], raw_body: bytes) -> WebhookNotice:
         """Verify a webhook over its raw bytes before anything else.

@@ -4,13 +4,16 @@ PayPal signs ``transmission_id|transmission_time|webhook_id|crc32(body)`` with t
 the certificate named in ``PAYPAL-CERT-URL``. Everything a sender controls is checked before any
 network access: every header present, a supported algorithm, and a certificate URL on an allowed
 host. Only then is the certificate fetched (with a timeout and a size cap, cached per URL), checked
-for validity dates and, for real PayPal, its subject; then the signature; and only after that is
-the body parsed. Any failure is a :class:`WebhookRejected`, never another exception.
+for validity dates and, for real PayPal, its subject; then the signature. A signature that holds
+is then confirmed by the verifier's ``confirm`` callable (the gateway asks PayPal's
+verify-webhook-signature, which checks the certificate's chain up to PayPal's trusted root), and
+only after that is the body parsed (:mod:`shop.payments.paypal_events`). Any failure is a
+:class:`WebhookRejected`, never another exception (PayPal not answering the confirmation is
+GatewayUnavailable: the shop answers 503 and PayPal delivers again).
 """
 
 import base64
 import binascii
-import json
 import logging
 import threading
 import zlib
@@ -26,14 +29,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from shop.money import InvalidAmount, parse_major
-from shop.payments.gateway import (
-    PaymentState,
-    PaymentStatus,
-    UnsupportedWebhookEvent,
-    WebhookNotice,
-    WebhookRejected,
-)
+from shop.payments.gateway import WebhookNotice, WebhookRejected
+from shop.payments.paypal_events import parse_notice
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +55,6 @@ REQUIRED_HEADERS = (
     "paypal-cert-url",
     "paypal-auth-algo",
 )
-
-#: Sale events and the state the sale is in after them.
-SALE_EVENT_STATES = {
-    "PAYMENT.SALE.COMPLETED": PaymentState.COMPLETED,
-    "PAYMENT.SALE.PENDING": PaymentState.PENDING,
-    "PAYMENT.SALE.DENIED": PaymentState.FAILED,
-    "PAYMENT.SALE.REFUNDED": PaymentState.REFUNDED,
-    "PAYMENT.SALE.REVERSED": PaymentState.REFUNDED,
-}
 
 
 @dataclass(frozen=True)
@@ -128,11 +116,14 @@ class WebhookVerifier:
         *,
         timeout: float = 10.0,
         expected_common_name: str | None = None,
+        confirm=None,
     ):
         self.webhook_id = webhook_id
         self.allowed_origins = allowed_origins
         self.timeout = timeout
         self.expected_common_name = expected_common_name
+        #: ``confirm(headers, raw_body)``: a second opinion from the provider, or None.
+        self.confirm = confirm
         self._certificates: dict[str, x509.Certificate] = {}
         self._lock = threading.Lock()
 
@@ -169,6 +160,8 @@ class WebhookVerifier:
             public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             raise WebhookRejected("signature does not match") from None
+        if self.confirm is not None:
+            self.confirm(found, bytes(raw_body))
         return parse_notice(bytes(raw_body))
 
     def _certificate(self, url: str) -> x509.Certificate:
@@ -210,58 +203,3 @@ def _lowercase_headers(headers) -> dict[str, str]:
         return {str(name).lower(): str(value) for name, value in headers.items()}
     except (AttributeError, TypeError):
         raise WebhookRejected("headers are not a mapping") from None
-
-
-def parse_notice(raw_body: bytes) -> WebhookNotice:
-    """Turn a verified event body into a :class:`WebhookNotice`."""
-    try:
-        event = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected("body is not JSON") from None
-    if not isinstance(event, dict):
-        raise WebhookRejected("body is not a JSON object")
-    event_id, event_type = event.get("id"), event.get("event_type")
-    resource = event.get("resource")
-    if not isinstance(event_id, str) or not event_id:
-        raise WebhookRejected("event has no id")
-    if not isinstance(event_type, str) or not event_type:
-        raise WebhookRejected("event has no event_type")
-    if not isinstance(resource, dict):
-        raise WebhookRejected("event has no resource")
-    state = SALE_EVENT_STATES.get(event_type)
-    if state is None:
-        raise UnsupportedWebhookEvent(
-            f"event type {event_type} is not handled", event_id, event_type
-        )
-    refund_like = event_type in ("PAYMENT.SALE.REFUNDED", "PAYMENT.SALE.REVERSED")
-    sale_id = resource.get("sale_id") if refund_like and resource.get("sale_id") else None
-    sale_id = sale_id or resource.get("id")
-    payment_id = resource.get("parent_payment")
-    if not isinstance(payment_id, str) or not payment_id:
-        raise WebhookRejected("event resource has no parent_payment")
-    if not isinstance(sale_id, str) or not sale_id:
-        raise WebhookRejected("event resource has no sale id")
-    amount, currency = _resource_amount(resource)
-    status = PaymentStatus(
-        provider_payment_id=payment_id,
-        state=state,
-        amount=amount,
-        currency=currency,
-        sale_id=sale_id,
-        reason=str(resource.get("reason_code") or ("reversed" if "REVERSED" in event_type else "")),
-        reference=resource.get("invoice_number") or None,
-    )
-    return WebhookNotice(event_id, event_type, status, raw_resource=resource)
-
-
-def _resource_amount(resource: dict) -> tuple[int, str]:
-    """Return (minor units, currency) of a sale or refund resource."""
-    amount = resource.get("amount")
-    if not isinstance(amount, dict):
-        raise WebhookRejected("event resource has no amount")
-    currency, total = amount.get("currency"), amount.get("total")
-    try:
-        minor = parse_major(total, currency)
-    except (InvalidAmount, TypeError):
-        raise WebhookRejected("event amount is not a valid amount") from None
-    return abs(minor), currency

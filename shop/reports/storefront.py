@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.reports.periods import Period
 from shop.storefront.models import Order, OrderLine, OrderStatus, Promotion
 
-SOLD = (OrderStatus.PAID, OrderStatus.FULFILLED)
+SOLD = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED)
 
 
 @dataclass(frozen=True)

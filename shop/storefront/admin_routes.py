@@ -1,5 +1,6 @@
 """Admin pages of the storefront: promotion codes and their use, and the orders."""
 
+import secrets
 from datetime import UTC
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,10 +12,18 @@ from wtforms import SelectChoice
 from shop.auth.decorators import admin_required
 from shop.catalog import services as catalog_services
 from shop.extensions import db
+from shop.i18n import money_filter
 from shop.money import CURRENCIES, InvalidAmount, parse_major_amount
-from shop.storefront import promotions
-from shop.storefront.forms import PromotionForm
-from shop.storefront.messages import STATUS_NAMES
+from shop.payments.gateway import GatewayUnavailable
+from shop.storefront import promotions, refund_flow, refunds
+from shop.storefront.forms import PromotionForm, RefundForm
+from shop.storefront.fulfilment import order_vouchers
+from shop.storefront.messages import (
+    PAYMENT_STATE_NAMES,
+    REFUND_MESSAGES,
+    REFUND_STATUS_NAMES,
+    STATUS_NAMES,
+)
 from shop.storefront.models import Order, OrderStatus, PromotionKind
 from shop.web import current_actor
 
@@ -198,3 +207,89 @@ def orders_list():
         search=search,
         status_names=STATUS_NAMES,
     )
+
+
+def _order_or_404(reference: str) -> Order:
+    order = db.session.execute(
+        select(Order).filter_by(reference=reference.upper()[:20])
+    ).scalar_one_or_none()
+    if order is None:
+        abort(404)
+    return order
+
+
+def _refund_form(order: Order) -> RefundForm:
+    form = RefundForm()
+    form.vouchers.choices = [
+        SelectChoice(voucher.id, f"{voucher.serial} · {voucher.product.name}")
+        for voucher in refunds.unredeemed_vouchers(order)
+    ]
+    if not form.refund_key.data:
+        form.refund_key.data = secrets.token_hex(8)
+    return form
+
+
+def _render_order(order: Order, form: RefundForm, status: int = 200):
+    refunded = refunds.refunded_total(order.id)
+    return (
+        render_template(
+            "storefront/admin_order.html",
+            order=order,
+            form=form,
+            refunded=refunded,
+            left=order.total - refunded,
+            refundable=order.status in refunds.REFUNDABLE and refunded < order.total,
+            refund_list=refunds.order_refunds(order.id),
+            vouchers=order_vouchers(order),
+            status_names=STATUS_NAMES,
+            payment_state_names=PAYMENT_STATE_NAMES,
+            refund_status_names=REFUND_STATUS_NAMES,
+        ),
+        status,
+    )
+
+
+@bp.route("/orders/<reference>")
+@admin_required
+def order_detail(reference):
+    """Show one order: payments, refunds, PINs, and the refund form."""
+    order = _order_or_404(reference)
+    return _render_order(order, _refund_form(order))
+
+
+@bp.route("/orders/<reference>/refund", methods=["POST"])
+@admin_required
+def refund_order(reference):
+    """Refund all or part of an order at PayPal; void the PINs the refund covers."""
+    order = _order_or_404(reference)
+    form = _refund_form(order)
+    if not form.validate_on_submit():
+        return _render_order(order, form, 422)
+    try:
+        amount = parse_major_amount(form.amount.data.strip(), order.currency)
+    except InvalidAmount:
+        form.amount.errors.append(_("Type an amount such as 12.50."))
+        return _render_order(order, form, 422)
+    try:
+        outcome = refund_flow.refund_order(
+            order.id, amount, list(form.vouchers.data or []), form.refund_key.data, current_actor()
+        )
+    except refunds.RefundRefused as exc:
+        db.session.rollback()
+        message = REFUND_MESSAGES.get(exc.code, REFUND_MESSAGES["not_refundable"])
+        left = money_filter(exc.left or 0, order.currency)
+        target = form.vouchers if exc.code.startswith("voucher") else form.amount
+        target.errors.append(str(message) % {"left": left})
+        return _render_order(order, form, 422)
+    except GatewayUnavailable:
+        flash(_("PayPal did not answer. Nothing is lost: send the same form again."), "error")
+        return _render_order(order, form, 503)
+    flash(
+        _(
+            "Refunded. %(count)s PIN(s) voided; %(total)s refunded on this order so far.",
+            count=outcome.voided,
+            total=money_filter(outcome.refunded, order.currency),
+        ),
+        "success",
+    )
+    return redirect(url_for("storefront_admin.order_detail", reference=order.reference), 303)

@@ -229,3 +229,20 @@ class PaymentCodePolicyForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0, max=1000)],
     )
     submit = SubmitField(_l("Save the rules"))
+class RefundForm(FlaskForm):
+    """The admin's refund of an order: how much, and which unredeemed PINs it voids."""
+
+    amount = StringField(
+        _l("Amount to refund"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("At most what was paid less what was refunded already."),
+    )
+    vouchers = SelectMultipleField(
+        _l("PINs to void"),
+        choices=[],
+        coerce=int,
+        validators=[Optional()],
+        description=_l("Select none to void the last issued first, as many as the refund covers."),
+    )
+    refund_key = HiddenField(validators=[DataRequired(), Length(min=16, max=16)])
+    submit = SubmitField(_l("Refund at PayPal"))

@@ -24,6 +24,7 @@ from shop.extensions import db
 from shop.i18n import data_filter, money_filter
 from shop.mail.services import send_mail
 from shop.payments.gateway import PaymentState, PaymentStatus
+from shop.storefront import refunds
 from shop.storefront.models import (
     Delivery,
     Order,
@@ -34,7 +35,7 @@ from shop.storefront.models import (
 )
 from shop.storefront.orders import close_order, order_link_key
 from shop.timeutil import utcnow
-from shop.vouchers import batches, lifecycle
+from shop.vouchers import batches
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherStatus
 from shop.vouchers.pins import format_pin
 from shop.vouchers.services import reveal_pin
@@ -74,6 +75,17 @@ def payment_for(provider: str, provider_payment_id: str) -> Payment | None:
     ).scalar_one_or_none()
 
 
+def payment_for_status(provider: str, status: PaymentStatus) -> Payment | None:
+    """Return the payment a report is about: by payment id, or (a refund) by capture id."""
+    if status.provider_payment_id:
+        return payment_for(provider, status.provider_payment_id)
+    if not status.sale_id:
+        return None
+    return db.session.execute(
+        select(Payment).filter_by(provider=provider, sale_id=status.sale_id)
+    ).scalar_one_or_none()
+
+
 def lock_order(order_id: int) -> Order:
     """Return the order, its row locked until the transaction ends (the write gate on SQLite)."""
     return db.session.execute(
@@ -105,9 +117,9 @@ def settle(
     webhook event is recorded in the same transaction; a redelivered event changes nothing.
     Raises UnknownPayment or AmountMismatch, leaving everything as it was.
     """
-    payment = payment_for(provider, status.provider_payment_id)
+    payment = payment_for_status(provider, status)
     if payment is None:
-        raise UnknownPayment(status.provider_payment_id)
+        raise UnknownPayment(status.provider_payment_id or status.sale_id or "")
     begin_write(db.session)
     try:
         order = lock_order(payment.order_id)
@@ -123,7 +135,7 @@ def settle(
                     provider=provider,
                     event_id=event_id,
                     event_type=event_type[:80],
-                    provider_payment_id=status.provider_payment_id,
+                    provider_payment_id=payment.provider_payment_id,
                     order_id=order.id,
                     outcome=outcome,
                 )
@@ -197,9 +209,7 @@ def _apply(order: Order, payment: Payment, status: PaymentStatus, source: str) -
             return target.value, False
         return f"already {order.status.value}", False
     if state == PaymentState.REFUNDED:
-        payment.state = PaymentRecordState.REFUNDED
-        payment.updated_at = now
-        return _refund(order, actor, source), False
+        return _refund(order, payment, status, actor, source), False
     return "nothing to do", False  # created or approved: the buyer has not finished paying
 
 
@@ -273,31 +283,31 @@ def _top_up(order: Order) -> bool:
     return True
 
 
-def _refund(order: Order, actor: Actor, source: str) -> str:
-    """Mark a refunded order and void its vouchers that nobody has redeemed yet."""
-    if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
+def _refund(
+    order: Order, payment: Payment, status: PaymentStatus, actor: Actor, source: str
+) -> str:
+    """Record a refund the provider reports (all or part), once per refund id."""
+    if order.status not in refunds.REFUNDABLE:
         return f"already {order.status.value}"
-    db.session.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(status=OrderStatus.REFUNDED, closed_at=utcnow(), status_note="refunded")
-        .execution_options(synchronize_session=False)
+    prefix = f"{order.reference}-"
+    key = status.reference[len(prefix) :] if (status.reference or "").startswith(prefix) else None
+    refund_id = status.refund_id or f"sale:{status.sale_id or payment.sale_id}"
+    amount = status.amount or order.total - refunds.refunded_total(order.id)
+    recorded = refunds.record_refund(
+        order,
+        payment,
+        refund_id=refund_id,
+        amount=amount,
+        currency=status.currency or order.currency,
+        key=key,
+        actor=actor,
+        source="provider" if key is None else "admin",
     )
-    voided = lifecycle.transition(
-        [voucher.id for voucher in order_vouchers(order)],
-        VoucherStatus.VOID,
-        actor,
-        audit_details={"order": order.reference, "reason": "refund"},
-    )
-    record_event(
-        "order.refunded",
-        actor,
-        object_type="order",
-        object_id=order.reference,
-        details={"voided": len(voided), "via": source},
-    )
-    db.session.expire(order)
-    return "refunded"
+    if recorded.status == OrderStatus.REFUNDED:
+        payment.state = PaymentRecordState.REFUNDED
+    payment.updated_at = utcnow()
+    log.info("order %s: %s via %s", order.reference, recorded.outcome, source)
+    return recorded.outcome
 
 
 def order_topups(order: Order) -> list[TopUp]:

@@ -38,6 +38,9 @@ STATUS_NOTES = {
     ),
     "card_fallback": _l("We could not top up the card, so you get PINs instead."),
     "refunded": _l("This order was refunded. Its unused PINs no longer work."),
+    "partially_refunded": _l(
+        "Part of this order was refunded. The PINs it covered no longer work; the others do."
+    ),
 }
 
 STATUS_NAMES = {
@@ -47,6 +50,38 @@ STATUS_NAMES = {
     "cancelled": _l("Cancelled"),
     "failed": _l("Payment failed"),
     "refunded": _l("Refunded"),
+    "partially_refunded": _l("Partly refunded"),
+}
+
+#: A payment attempt's state, for the admin's order page.
+PAYMENT_STATE_NAMES = {
+    "created": _l("Waiting for the buyer"),
+    "approved": _l("Approved by the buyer"),
+    "completed": _l("Captured"),
+    "pending": _l("Pending at PayPal"),
+    "failed": _l("Payment failed"),
+    "cancelled": _l("Cancelled"),
+    "refunded": _l("Refunded"),
+}
+
+#: A refund's status, for the admin's order page.
+REFUND_STATUS_NAMES = {
+    "requested": _l("Asked of PayPal"),
+    "completed": _l("Refunded"),
+    "failed": _l("Refused by PayPal"),
+}
+
+#: Why a refund was refused, for the admin (RefundRefused.code -> message).
+REFUND_MESSAGES = {
+    "not_refundable": _l("Only a paid order can be refunded."),
+    "amount_invalid": _l("Type an amount above zero, such as 12.50."),
+    "amount_exceeds_paid": _l(
+        "That is more than what was paid less what was refunded already: at most %(left)s."
+    ),
+    "voucher_not_refundable": _l("Choose only unredeemed PINs of this order."),
+    "vouchers_exceed_refund": _l("The chosen PINs were paid for more than this refund gives back."),
+    "provider_refused": _l("PayPal refused this refund. Nothing was refunded."),
+    "key_invalid": _l("The form has expired; open the order again."),
 }
 
 

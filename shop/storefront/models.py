@@ -29,14 +29,18 @@ def _enum(enum_cls, length: int = 16) -> Enum:
 
 
 class OrderStatus(enum.StrEnum):
-    """Where an order stands. ``pending -> paid -> fulfilled``, or ``cancelled`` / ``failed``."""
+    """Where an order stands. ``pending -> paid -> fulfilled``, or ``cancelled`` / ``failed``.
+
+    A paid order may then be refunded in parts (``partially_refunded``) or in full.
+    """
 
     PENDING = "pending"  #: placed, waiting for the payment
     PAID = "paid"  #: money captured, not yet fulfilled
     FULFILLED = "fulfilled"  #: vouchers issued or the card topped up
     CANCELLED = "cancelled"  #: the buyer cancelled, or the order expired unpaid
     FAILED = "failed"  #: the payment was declined or failed
-    REFUNDED = "refunded"  #: paid, then refunded at the provider
+    REFUNDED = "refunded"  #: paid, then refunded at the provider (all of it)
+    PARTIALLY_REFUNDED = "partially_refunded"  #: paid, then part of it refunded
 
 
 class Delivery(enum.StrEnum):
@@ -132,7 +136,7 @@ class Order(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     #: The language the buyer used, for the e-mail and the PDF.
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus), default=OrderStatus.PENDING)
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, 20), default=OrderStatus.PENDING)
     #: Why the order is failed, cancelled or still pending, in words for the buyer.
     status_note: Mapped[str] = mapped_column(String(300), default="")
     delivery: Mapped[Delivery] = mapped_column(_enum(Delivery))
@@ -230,6 +234,48 @@ class Payment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     order = relationship("Order", back_populates="payments")
+
+
+class RefundStatus(enum.StrEnum):
+    """A refund as the shop knows it."""
+
+    REQUESTED = "requested"  #: asked of the provider, no answer recorded yet
+    COMPLETED = "completed"  #: the provider refunded it: recorded, PINs voided
+    FAILED = "failed"  #: the provider refused it; nothing was refunded
+
+
+class Refund(db.Model):
+    """Money given back on a paid order, all or part of it; one row per provider refund."""
+
+    __tablename__ = "order_refund"
+    __table_args__ = (
+        UniqueConstraint("provider", "refund_id", name="uq_order_refund_provider_refund"),
+        UniqueConstraint("order_id", "key", name="uq_order_refund_order_key"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
+    provider: Mapped[str] = mapped_column(String(20))
+    #: The provider's refund id (unique: a refund is recorded once); None until it answers.
+    refund_id: Mapped[str | None] = mapped_column(String(80))
+    #: The shop's name for the refund (the provider's request id), unique per order.
+    key: Mapped[str] = mapped_column(String(40))
+    status: Mapped[RefundStatus] = mapped_column(_enum(RefundStatus))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    #: Ids of the vouchers the admin chose to void, comma-separated ("" = last issued first).
+    chosen_voucher_ids: Mapped[str] = mapped_column(Text, default="")
+    voided: Mapped[int] = mapped_column(default=0)
+    #: "admin" (asked from the admin order page) or "provider" (refunded at the provider).
+    source: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    order = relationship("Order")
 
 
 class WebhookEvent(db.Model):

@@ -171,7 +171,7 @@ def receive_webhook(headers: dict[str, str], raw_body: bytes) -> str:
     gateway = get_gateway()
     notice: WebhookNotice = gateway.verify_webhook(headers, raw_body)
     status = notice.status
-    if not status.provider_payment_id or status.state in (
+    if not (status.provider_payment_id or status.sale_id) or status.state in (
         PaymentState.CREATED,
         PaymentState.APPROVED,
     ):
@@ -187,7 +187,9 @@ def receive_webhook(headers: dict[str, str], raw_body: bytes) -> str:
         )
     except fulfilment.UnknownPayment:
         log.warning(
-            "webhook %s for unknown payment %s", notice.event_id, status.provider_payment_id
+            "webhook %s for unknown payment %s",
+            notice.event_id,
+            status.provider_payment_id or status.sale_id,
         )
         return "unknown payment"
     return settled.outcome

@@ -267,12 +267,9 @@ def visible_order(reference: str):
 def order(reference):
     """Show the order: confirmation before paying, its status, the PINs once fulfilled."""
     order = visible_order(reference)
-    vouchers = fulfilment.delivered_vouchers(order) if order.status == OrderStatus.FULFILLED else []
-    topups = (
-        fulfilment.order_topups(order)
-        if order.status == OrderStatus.FULFILLED and not vouchers
-        else []
-    )
+    delivered = order.status in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED)
+    vouchers = fulfilment.delivered_vouchers(order) if delivered else []
+    topups = fulfilment.order_topups(order) if delivered and not vouchers else []
     return (
         render_template(
             "storefront/order.html",
@@ -349,9 +346,12 @@ def reorder(reference):
 
 @bp.route("/orders/<reference>/paypal/return")
 def paypal_return(reference):
-    """PayPal sends the buyer back here after approving: execute and fulfil (once)."""
+    """PayPal sends the buyer back here after approving: capture and fulfil (once).
+
+    Orders v2 names the order in ``token``; a v1 payment (before the move) in ``paymentId``.
+    """
     order = visible_order(reference)
-    payment_id = request.args.get("paymentId", "")[:80]
+    payment_id = (request.args.get("paymentId") or request.args.get("token") or "")[:80]
     payer_id = request.args.get("PayerID", "")[:80]
     if not payment_id:
         flash(_("PayPal did not say which payment this is."), "error")
@@ -390,7 +390,7 @@ def paypal_cancel(reference):
 def order_pdf(reference):
     """Send the order's vouchers as a PDF: A4 sheets (default) or 80 mm receipts."""
     order = visible_order(reference)
-    if order.status != OrderStatus.FULFILLED:
+    if order.status not in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED):
         abort(404)
     layout = request.args.get("format", "a4")
     if layout not in ("a4", "receipt"):

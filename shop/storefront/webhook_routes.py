@@ -4,7 +4,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from shop.payments.gateway import UnsupportedWebhookEvent, WebhookRejected
+from shop.payments.gateway import GatewayUnavailable, UnsupportedWebhookEvent, WebhookRejected
 from shop.storefront import fulfilment, payment_flow
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ def paypal_webhook():
     except UnsupportedWebhookEvent as exc:  # genuine, but nothing the shop acts on
         log.info("webhook %s (%s) ignored", exc.event_id, exc.event_type)
         return jsonify(outcome="ignored"), 200
+    except GatewayUnavailable:  # PayPal could not confirm it now: it delivers again later
+        log.warning("webhook not confirmed: PayPal did not answer")
+        return jsonify(error={"code": "provider_unavailable", "message": "try again"}), 503
     except WebhookRejected as exc:
         log.warning("webhook refused from %s: %s", request.remote_addr, exc)
         return jsonify(error={"code": "webhook_rejected", "message": str(exc)}), 400

@@ -1,7 +1,9 @@
 """A local stand-in for PayPal's REST API, for development, demos and tests.
 
-It speaks what ``paypalrestsdk`` calls (OAuth token; create, get and execute payment), shows a
-buyer's approval page, and signs and sends webhooks the way PayPal does. ``python -m simulators
+It speaks Orders v2 as the shop calls it through ``paypalrestsdk``'s client (OAuth token; create,
+get and capture an order; refund a capture; verify a webhook's signature) and, for payments made
+before the move, v1 (create, get and execute a payment; refund a sale). It shows the buyer's
+approval page, and signs and sends webhooks the way PayPal does. ``python -m simulators
 paypal`` serves it (:mod:`simulators.paypal.command`); :class:`PayPalSimulator` serves it in a
 thread for tests.
 """
@@ -24,7 +26,9 @@ WEBHOOK_PATH = "/payments/paypal/webhook"
 
 def create_simulator_app(config: dict | None = None) -> Flask:
     """Build the simulator app; ``config`` may set WEBHOOK_URL, PUBLIC_URL, CLIENT_ID, ..."""
-    from simulators.paypal.routes import api, buyer, controls, handle_simulator_error
+    from simulators.paypal.approval import buyer
+    from simulators.paypal.orders_routes import order_controls, orders_api
+    from simulators.paypal.routes import api, controls, handle_simulator_error
 
     app = create_base_app(__name__, "PayPal")
     app.config.update(
@@ -44,6 +48,8 @@ def create_simulator_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(buyer)
     app.register_blueprint(controls)
+    app.register_blueprint(orders_api)
+    app.register_blueprint(order_controls)
     app.register_error_handler(SimulatorError, handle_simulator_error)
     return app
 

@@ -5,7 +5,6 @@ import binascii
 import hmac
 import threading
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -20,13 +19,13 @@ from flask import (
 )
 
 from simulators.delivery import deliver, deliver_many
+from simulators.paypal.approval import payment_redirect
 from simulators.paypal.errors import SimulatorError
 from simulators.paypal.signing import CERT_ID, sign_event
 from simulators.paypal.state import STATE_KEY, SimulatorState
 from simulators.scenarios import scenario_from_json
 
 api = Blueprint("paypal_api", __name__)
-buyer = Blueprint("buyer", __name__)
 controls = Blueprint("controls", __name__, url_prefix="/simulator")
 
 EVENT_NAMES = {
@@ -97,17 +96,23 @@ def oauth_token():
     )
 
 
+def require_token():
+    """Refuse an API call without a bearer token this simulator issued."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not state().token_valid(token):
+        body = {
+            "error": "invalid_token",
+            "error_description": "Token signature verification failed",
+        }
+        return jsonify(body), 401
+    return None
+
+
 @api.before_request
 def require_bearer_token():
     """Refuse payment calls without a token this simulator issued."""
     if request.path.startswith("/v1/payments/"):
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not state().token_valid(token):
-            body = {
-                "error": "invalid_token",
-                "error_description": "Token signature verification failed",
-            }
-            return jsonify(body), 401
+        return require_token()
     return None
 
 
@@ -156,74 +161,61 @@ def signing_certificate():
 # --- webhooks ---------------------------------------------------------------------------------
 
 
-def signed_request(payment, event_type: str) -> tuple[dict, bytes]:
+def sign(event: dict) -> tuple[dict, bytes]:
     """Return a freshly signed request (new transmission id, same event id) for an event."""
-    event = state().event(payment, event_type)
     cert_url = f"{base_url()}/v1/notifications/certs/{CERT_ID}"
     return sign_event(
         current_app.config["SIGNING_IDENTITY"], event, current_app.config["WEBHOOK_ID"], cert_url
     )
 
 
-def send_in_background(payment, event_type: str) -> None:
-    """Deliver an event after the answer has gone out, as PayPal does, unless turned off."""
+def signed_request(payment, event_type: str) -> tuple[dict, bytes]:
+    """Return a freshly signed request for a v1 payment's event."""
+    return sign(state().event(payment, event_type))
+
+
+def send_signed(event: dict, record) -> None:
+    """Deliver an event after the answer has gone out, as PayPal does, unless turned off.
+
+    ``record(outcome)`` is called under the state's lock once delivery has finished.
+    """
     url = current_app.config.get("WEBHOOK_URL")
     if not url or not current_app.config.get("SEND_WEBHOOKS", True):
         return
-    headers, body = signed_request(payment, event_type)
+    headers, body = sign(event)
     simulator_state = state()  # the thread runs outside this app context
 
     def run():
         outcome = deliver(url, headers, body)
         with simulator_state.lock:
-            payment.deliveries.append({"event": event_type, "outcome": outcome})
+            record(outcome)
 
     threading.Thread(target=run, name="simulator-webhook", daemon=True).start()
 
 
-# --- the buyer's approval page ----------------------------------------------------------------
-
-
-def with_query(url: str, **params) -> str:
-    """Add query parameters to a URL that may have some already."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@buyer.get("/checkoutnow")
-def approval_page():
-    """Show the buyer what they are paying for, with pay, decline and cancel buttons."""
-    payment = state().payment_by_token(request.args.get("token", ""))
-    if payment is None:
-        abort(404)
-    transaction = payment.transaction
-    return render_template(
-        "paypal/approve.html",
-        payment=payment,
-        merchant=current_app.config["MERCHANT_NAME"],
-        items=(transaction.get("item_list") or {}).get("items") or [],
-        amount=transaction["amount"],
-        description=transaction.get("description", ""),
+def send_in_background(payment, event_type: str) -> None:
+    """Deliver a v1 payment's event in the background."""
+    event = state().event(payment, event_type)
+    send_signed(
+        event, lambda outcome: payment.deliveries.append({"event": event_type, "outcome": outcome})
     )
 
 
-@buyer.post("/checkoutnow")
-def approval_decision():
-    """Record the buyer's choice and send them back to the shop."""
-    payment = state().payment_by_token(request.form.get("token", ""))
-    choice = request.form.get("choice")
-    if payment is None or choice not in ("pay", "decline", "cancel"):
-        abort(400)
-    state().buyer_decides(payment, choice)
-    urls = payment.body["redirect_urls"]
-    if choice == "cancel":
-        return redirect(with_query(urls["cancel_url"], token=payment.token))
-    return redirect(
-        with_query(
-            urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
-        )
+@api.post("/v1/payments/sale/<sale_id>/refund")
+def refund_sale(sale_id):
+    """Refund all or part of a v1 sale (idempotent per PayPal-Request-Id)."""
+    apply_scenario("refund", sale_id)
+    body = request.get_json(silent=True) or {}
+    amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
+    payment, refund, made = state().refund_sale(
+        sale_id,
+        amount.get("total"),
+        request.headers.get("PayPal-Request-Id"),
+        str(body.get("invoice_number") or ""),
     )
+    if made:
+        send_in_background(payment, "PAYMENT.SALE.REFUNDED")
+    return jsonify(refund), 201
 
 
 # --- controls for tests and demos -------------------------------------------------------------
@@ -249,9 +241,11 @@ def index():
     """List the payments with their sales, deliveries and buttons."""
     with state().lock:
         payments = sorted(state().payments.values(), key=lambda p: p.create_time, reverse=True)
+        orders = sorted(state().orders.values(), key=lambda o: o.create_time, reverse=True)
         scenarios = list(state().scenarios)
     return render_template(
         "paypal/index.html",
+        orders=orders,
         payments=payments,
         scenarios=scenarios,
         webhook_url=current_app.config.get("WEBHOOK_URL"),
@@ -286,13 +280,7 @@ def approve(payment_id):
     if choice not in ("pay", "decline", "cancel"):
         return jsonify({"error": "choice must be pay, decline or cancel"}), 400
     state().buyer_decides(payment, choice)
-    urls = payment.body["redirect_urls"]
-    if choice == "cancel":
-        return jsonify({"redirect": with_query(urls["cancel_url"], token=payment.token)})
-    location = with_query(
-        urls["return_url"], paymentId=payment.id, token=payment.token, PayerID=payment.payer_id
-    )
-    return jsonify({"redirect": location, "payer_id": payment.payer_id})
+    return jsonify({"redirect": payment_redirect(payment, choice), "payer_id": payment.payer_id})
 
 
 @controls.get("/payments/<payment_id>/webhook")

@@ -7,15 +7,30 @@ formatting bug in the shop is caught here as PayPal would catch it.
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from decimal import Decimal
 
 from simulators.paypal.errors import SimulatorError
+from simulators.paypal.ids import new_id, now_text
+from simulators.paypal.orders import OrdersBook, money_text
 from simulators.paypal.validation import validate_payment_body
 from simulators.scenarios import COMMON_OUTCOMES, ScenarioSwitches
 
-#: Scenario outcomes: "decline" and "pending" apply to execute; "error" and "delay" to any call.
+#: Scenario outcomes: "decline" and "pending" apply to execute and capture; "error" and "delay"
+#: to any call. Operations: v1 "create", "get", "execute"; v2 "create-order", "get-order",
+#: "capture"; "refund" (both); "verify" (verify-webhook-signature); "token"; "any".
 OUTCOMES = ("decline", "pending", *COMMON_OUTCOMES)
-OPERATIONS = ("token", "create", "get", "execute", "any")
+OPERATIONS = (
+    "token",
+    "create",
+    "get",
+    "execute",
+    "create-order",
+    "get-order",
+    "capture",
+    "refund",
+    "verify",
+    "any",
+)
 #: Where the simulator app keeps its state (``app.extensions[STATE_KEY]``).
 STATE_KEY = "paypal_simulator"
 
@@ -35,9 +50,14 @@ class SimulatedPayment:
     buyer_choice: str | None = None
     failure_reason: str = ""
     sale: dict | None = None
-    refund: dict | None = None
-    events: dict = field(default_factory=dict)  # event type -> event (stable ids on resend)
+    refunds: list = field(default_factory=list)
+    events: dict = field(default_factory=dict)  # event key -> event (stable ids on resend)
     deliveries: list = field(default_factory=list)
+
+    @property
+    def refund(self) -> dict | None:
+        """Return the sale's latest refund, if any."""
+        return self.refunds[-1] if self.refunds else None
 
     @property
     def transaction(self) -> dict:
@@ -50,8 +70,7 @@ class SimulatedPayment:
         related = []
         if self.sale:
             related.append({"sale": dict(self.sale)})
-        if self.refund:
-            related.append({"refund": dict(self.refund)})
+        related.extend({"refund": dict(refund)} for refund in self.refunds)
         transaction["related_resources"] = related
         payer = {"payment_method": "paypal"}
         if self.payer_id:
@@ -89,24 +108,15 @@ class SimulatedPayment:
         return resource
 
 
-def now_text() -> str:
-    """Return the time as PayPal writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_id(prefix: str, length: int = 24) -> str:
-    """Return a PayPal-looking random id."""
-    return prefix + secrets.token_hex(length // 2).upper()
-
-
-class SimulatorState(ScenarioSwitches):
-    """Every payment, token and stored answer of one simulator, behind one lock."""
+class SimulatorState(ScenarioSwitches, OrdersBook):
+    """Every payment, order, token and stored answer of one simulator, behind one lock."""
 
     OPERATIONS = OPERATIONS
     OUTCOMES = OUTCOMES
 
     def __init__(self):
-        super().__init__()
+        ScenarioSwitches.__init__(self)
+        OrdersBook.__init__(self)
         self.payments: dict[str, SimulatedPayment] = {}
         self.tokens: set[str] = set()
         #: PayPal-Request-Id -> (status, body) of the first answer, per operation.
@@ -246,25 +256,61 @@ class SimulatorState(ScenarioSwitches):
             payment.sale["reason_code"] = "PAYMENT_REVIEW"
         return 200, payment.resource(base_url), True
 
-    def refund(self, payment: SimulatedPayment) -> bool:
-        """Refund a completed sale in full; False when there is nothing to refund."""
+    def refund(self, payment: SimulatedPayment, amount: str | None = None) -> bool:
+        """Refund a completed sale, in full or ``amount``; False when it cannot be refunded."""
+        try:
+            self.refund_sale(payment.sale["id"] if payment.sale else "", amount, None)
+        except SimulatorError:
+            return False
+        return True
+
+    def sale_payment(self, sale_id: str) -> SimulatedPayment:
+        """Return the v1 payment a sale belongs to, or raise PayPal's 404."""
         with self.lock:
-            if payment.sale is None or payment.sale["state"] != "completed":
-                return False
-            payment.sale["state"] = "refunded"
-            payment.refund = {
+            for payment in self.payments.values():
+                if payment.sale is not None and payment.sale["id"] == sale_id:
+                    return payment
+        raise SimulatorError(404, "INVALID_RESOURCE_ID", "Requested resource ID was not found.")
+
+    def refund_sale(
+        self, sale_id: str, amount: str | None, request_id: str | None, invoice: str = ""
+    ) -> tuple[SimulatedPayment, dict, bool]:
+        """Refund all or part of a v1 sale: (payment, refund, whether it is new)."""
+        with self.lock:
+            payment = self.sale_payment(sale_id)
+            key = ("refund-sale", f"{sale_id}:{request_id}")
+            if request_id and key in self.replies:
+                return payment, self.replies[key][1], False
+            sale = payment.sale
+            if sale["state"] not in ("completed", "partially_refunded"):
+                raise SimulatorError(
+                    400, "TRANSACTION_REFUSED", "The request was refused (sale not completed)."
+                )
+            currency = sale["amount"]["currency"]
+            left = Decimal(sale["amount"]["total"]) - sum(
+                (Decimal(r["amount"]["total"]) for r in payment.refunds), Decimal(0)
+            )
+            wanted = left if amount is None else Decimal(amount)
+            if wanted <= 0 or wanted > left:
+                raise SimulatorError(
+                    400,
+                    "REFUND_EXCEEDED_TRANSACTION_AMOUNT",
+                    "Refund amount exceeded transaction amount.",
+                )
+            refund = {
                 "id": new_id("", 18)[:17],
                 "state": "completed",
-                "amount": {
-                    "total": payment.sale["amount"]["total"],
-                    "currency": payment.sale["amount"]["currency"],
-                },
-                "sale_id": payment.sale["id"],
+                "amount": {"total": money_text(wanted, currency), "currency": currency},
+                "sale_id": sale_id,
                 "parent_payment": payment.id,
-                "invoice_number": payment.sale["invoice_number"],
+                "invoice_number": invoice or sale["invoice_number"],
                 "create_time": now_text(),
             }
-            return True
+            payment.refunds.append(refund)
+            sale["state"] = "refunded" if wanted == left else "partially_refunded"
+            if request_id:
+                self.replies[key] = (201, refund)
+            return payment, refund, True
 
     def complete_pending(self, payment: SimulatedPayment) -> bool:
         """Clear a pending sale (review passed); False when it is not pending."""
@@ -276,7 +322,10 @@ class SimulatorState(ScenarioSwitches):
             return True
 
     def event(self, payment: SimulatedPayment, event_type: str) -> dict:
-        """Return the webhook event of ``event_type`` for a payment (same id every time)."""
+        """Return the webhook event of ``event_type`` for a payment (same id every time).
+
+        A refund event is about the sale's latest refund; each refund has its own event.
+        """
         resources = {
             "PAYMENT.SALE.COMPLETED": ("sale", payment.sale),
             "PAYMENT.SALE.PENDING": ("sale", payment.sale),
@@ -288,9 +337,10 @@ class SimulatorState(ScenarioSwitches):
         if resource is None:
             raise ValueError(f"payment {payment.id} has no {resource_type} yet")
         with self.lock:
-            event = payment.events.get(event_type)
+            key = (event_type, resource["id"])
+            event = payment.events.get(key)
             if event is None:
-                event = payment.events[event_type] = {
+                event = payment.events[key] = {
                     "id": new_id("WH-", 24),
                     "event_version": "1.0",
                     "create_time": now_text(),

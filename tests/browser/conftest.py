@@ -188,7 +188,7 @@ def _pay(order):
     # The simulator sends the buyer to these; the seeding completes the return itself.
     urls = payment_flow.ReturnUrls("http://127.0.0.1/return", "http://127.0.0.1/cancel")
     back = parse_qs(urlsplit(approve(payment_flow.start_payment(order, urls))).query)
-    settled = payment_flow.complete_return(order, back["paymentId"][0], back["PayerID"][0])
+    settled = payment_flow.complete_return(order, back["token"][0], back["PayerID"][0])
     assert settled.status == OrderStatus.FULFILLED, settled
     return order
 

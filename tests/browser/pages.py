@@ -85,6 +85,7 @@ def main_pages(seed) -> list[MainPage]:
         MainPage("admin-card", "admin", "/admin/cards/1"),
         MainPage("audit-log", "admin", "/admin/audit"),
         MainPage("admin-orders", "admin", "/admin/orders", shows="main tbody tr"),
+        MainPage("admin-order", "admin", admin_order_path(seed), shows="main form [name=amount]"),
         MainPage("admin-promotions", "admin", "/admin/promotions", shows="main tbody tr"),
         MainPage("admin-promotion", "admin", f"/admin/promotions/{seed.promotion_id}"),
         MainPage("admin-promotion-form", "admin", "/admin/promotions/new", shows="main form"),
@@ -93,6 +94,12 @@ def main_pages(seed) -> list[MainPage]:
         MainPage("online-sales", "admin", "/reports/storefront", shows="main tbody tr"),
         MainPage("stock", "admin", "/reports/stock", shows="main tbody tr"),
     ]
+
+
+def admin_order_path(seed) -> str:
+    """Return the admin page of the seeded paid order (its private link names the reference)."""
+    reference = seed.paid_order.split("?", 1)[0].rstrip("/").rsplit("/", 1)[1]
+    return f"/admin/orders/{reference}"
 
 
 def pages_by_role(seed) -> dict[str | None, list[MainPage]]:
