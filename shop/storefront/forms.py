@@ -229,6 +229,8 @@ class PaymentCodePolicyForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0, max=1000)],
     )
     submit = SubmitField(_l("Save the rules"))
+
+
 class RefundForm(FlaskForm):
     """The admin's refund of an order: how much, and which unredeemed PINs it voids."""
 
