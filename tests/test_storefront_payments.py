@@ -347,3 +347,18 @@ def test_a_pending_capture_then_denied_by_paypal_fails_the_order(app, client, si
     assert response.status_code == 200, response.get_data(as_text=True)
     assert order_by_path(order_path).status == OrderStatus.FAILED
     assert counts() == (0, 1)
+
+
+def test_reconcile_captures_an_order_the_buyer_approved_but_never_came_back_from(
+    app, client, runner
+):
+    pack = make_product(price=1000)
+    add_to_cart(client, pack.sku, 1)
+    order_path = place_order(client)
+    approve(start_payment(client, order_path))  # the tab closed before the shop saw the return
+    result = runner.invoke(args=["orders", "reconcile"])
+    assert result.exit_code == 0, result.output
+    order = order_by_path(order_path)
+    assert order.status == OrderStatus.FULFILLED
+    assert payment_of(order).sale_id
+    assert counts() == (1, 0)

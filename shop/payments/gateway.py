@@ -100,6 +100,8 @@ class PaymentStatus:
     reference: str | None = None  # the PaymentRequest.reference the provider echoes, if any
     #: For a refund report: the provider's refund id (``amount`` is then what it gave back).
     refund_id: str | None = None
+    #: The buyer at the provider, once they approved (look-ups only; not compared).
+    payer_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ def status_from_order(data: dict) -> PaymentStatus:
     details = (
         capture.get("status_details") if isinstance(capture.get("status_details"), dict) else {}
     )
+    payer = data.get("payer") if isinstance(data.get("payer"), dict) else {}
     return PaymentStatus(
         provider_payment_id=order_id,
         state=state,
@@ -148,6 +149,7 @@ def status_from_order(data: dict) -> PaymentStatus:
         sale_id=capture.get("id") or None,
         reason=str(details.get("reason") or ""),
         reference=unit.get("invoice_id") or unit.get("reference_id") or None,
+        payer_id=payer.get("payer_id") or None,
     )
 
 

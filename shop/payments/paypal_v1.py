@@ -74,6 +74,8 @@ def status_from_payment(data: dict) -> PaymentStatus:
         state = PaymentState.APPROVED
     else:
         state = PAYMENT_STATES.get(payment_state, PaymentState.CREATED)
+    payer = data.get("payer") if isinstance(data.get("payer"), dict) else {}
+    payer_info = payer.get("payer_info") if isinstance(payer.get("payer_info"), dict) else {}
     return PaymentStatus(
         provider_payment_id=payment_id,
         state=state,
@@ -82,6 +84,7 @@ def status_from_payment(data: dict) -> PaymentStatus:
         sale_id=sale.get("id") or None,
         reason=str(sale.get("reason_code") or data.get("failure_reason") or ""),
         reference=transaction.get("invoice_number") or None,
+        payer_id=payer_info.get("payer_id") or None,
     )
 
 

@@ -233,6 +233,7 @@ def reconcile(now=None) -> ReconcileReport:
         end_transaction(db.session)
         try:
             status = gateway.get_payment(provider_payment_id)
+            payer_id = payer_id or status.payer_id  # the buyer approved but never came back
             if status.state == PaymentState.APPROVED and payer_id:
                 status = gateway.execute_payment(provider_payment_id, payer_id, reference)
         except PaymentDeclined as exc:
