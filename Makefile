@@ -32,15 +32,18 @@ install-test: $(VENV)/.installed-test translations
 
 # Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
-# One supervisor (honcho) runs every line of Procfile.dev: the shop, and with PAYPAL_MODE unset
-# or "simulator" the simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop).
+# One supervisor (honcho) runs every line of Procfile.dev: the shop, its job consumer, and the
+# simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop; SMS on $(SMS_PORT)).
+# Each simulator is left out when its provider's mode (name:VARIABLE below) is sandbox or live.
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal sms
+SIMULATORS = paypal:PAYPAL_MODE sms:SMS_MODE
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
-	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then SKIP=; \
-	else SKIP="$$(printf '%s=0,' $(SIMULATORS))"; fi; \
+	SKIP=; for pair in $(SIMULATORS); do \
+	  mode=$$(printenv "$${pair#*:}" || true); \
+	  [ "$${mode:-simulator}" = simulator ] || SKIP="$$SKIP$${pair%%:*}=0,"; \
+	done; \
 	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) SMS_PORT=$(SMS_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}

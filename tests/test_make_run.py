@@ -99,12 +99,21 @@ def start_make_run(folder: Path, shop_port: int, sim_port: int, **environment):
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("PAYPAL_", "DATABASE_", "MAKE", "SHOP_", "RATELIMIT_"))
+        if not name.startswith(
+            ("PAYPAL_", "SMS_", "TWILIO_", "DATABASE_", "MAKE", "SHOP_", "RATELIMIT_", "JOBS_")
+        )
     }
     env.update(environment)
     with (folder / "make-run.log").open("wb") as log:
         return subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"PORT={shop_port}", f"SIM_PORT={sim_port}"],
+            [
+                "make",
+                "--no-print-directory",
+                "run",
+                f"PORT={shop_port}",
+                f"SIM_PORT={sim_port}",
+                f"SMS_PORT={free_port()}",
+            ],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -189,6 +198,10 @@ def test_make_run_in_sandbox_mode_starts_the_shop_without_simulators(tmp_path):
         PAYPAL_CLIENT_ID="sandbox-client",
         PAYPAL_CLIENT_SECRET="sandbox-secret",  # noqa: S106 - never sent anywhere
         PAYPAL_WEBHOOK_ID="WH-SANDBOX",
+        SMS_MODE="sandbox",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="sandbox-token",  # noqa: S106 - never sent anywhere
+        SMS_SENDER="+15005550006",
     )
     processes: dict[int, str] = {}
     try:
