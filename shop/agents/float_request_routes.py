@@ -69,11 +69,15 @@ def manager_proof(request_id):
 @bp.route("/admin/float-requests")
 @admin_required
 def admin_requests():
-    """List float requests, the pending ones first."""
-    pending = float_requests.list_requests(status=FloatRequestStatus.PENDING)
+    """List the float requests of the operator's own agents, the pending ones first.
+
+    Sub-agents' requests go to their parents' managers, not here.
+    """
+    operator = float_requests.OPERATOR
+    pending = float_requests.list_requests(status=FloatRequestStatus.PENDING, decider_id=operator)
     decided = [
         item
-        for item in float_requests.list_requests(limit=100)
+        for item in float_requests.list_requests(limit=100, decider_id=operator)
         if item.status != FloatRequestStatus.PENDING
     ]
     return render_template(

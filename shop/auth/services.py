@@ -104,9 +104,14 @@ def create_user(
     *,
     agent_code: str | None = None,
     actor: Actor | None = None,
+    commit: bool = True,
 ) -> User:
-    """Create an account and commit; agent roles need ``agent_code``."""
-    begin_write(db.session)
+    """Create an account and commit; agent roles need ``agent_code``.
+
+    ``commit=False`` adds it to the caller's write transaction, which the caller commits.
+    """
+    if commit:
+        begin_write(db.session)
     email = normalise_email(email)
     check_password_policy(password, email)
     agent = None
@@ -138,7 +143,8 @@ def create_user(
         agent_id=user.agent_id,
         details={"role": role.value},
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
