@@ -7,7 +7,7 @@ within its agent's subtree: every look-up here takes the acting agent and answer
 for anything outside it, the same answer as for a code that does not exist.
 """
 
-from sqlalchemy import func, literal, update
+from sqlalchemy import func, literal, literal_column, update
 
 from shop.agents.ledger import AgentSuspended
 from shop.agents.models import Agent, AgentStatus
@@ -40,6 +40,16 @@ def in_subtree(column_path, root: Agent):
 def subtree_ids(root: Agent):
     """Return a SELECT of the ids of ``root`` and every agent below it."""
     return db.select(Agent.id).where(in_subtree(Agent.path, root))
+
+
+def scope_ids(agent_id: int) -> list[int]:
+    """Return the ids of an agent and of every agent below it in the tree."""
+    path = db.select(Agent.path).where(Agent.id == agent_id).scalar_subquery()
+    return list(
+        db.session.execute(
+            db.select(Agent.id).where(Agent.path.like(path + literal_column("'%'")))
+        ).scalars()
+    )
 
 
 def is_within(root: Agent, agent: Agent, *, strict: bool = False) -> bool:
