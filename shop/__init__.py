@@ -163,6 +163,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.agents.float_request_routes import bp as float_requests_bp
     from shop.agents.manager_routes import bp as agent_manager_bp
     from shop.agents.routes import bp as agents_bp
+    from shop.agents.tree_routes import bp as agent_tree_bp
     from shop.audit.routes import bp as audit_bp
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
@@ -182,6 +183,7 @@ def register_blueprints(app: Flask) -> None:
         agent_manager_bp,
         agent_admin_bp,
         float_requests_bp,
+        agent_tree_bp,
         auth_bp,
         admin_bp,
         audit_bp,

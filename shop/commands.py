@@ -179,6 +179,8 @@ def credit_agent_command(code, amount, note):
         balance = agent_services.credit_agent(code, amount, note=note, actor=CLI_ACTOR)
     except agent_services.AgentNotFound:
         fail(f"no agent with code {code}")
+    except agent_services.SubAgentFloat:
+        fail(f"{code} is a sub-agent: its float comes from its parent agent")
     except InvalidAmount:
         fail("AMOUNT must be a whole number of minor units greater than zero")
     click.echo(f"Credited {amount} to {code.upper()}; balance now {balance}")

@@ -42,7 +42,12 @@ def manager_requests():
                 _("The proof must be a PDF, PNG or JPEG file of at most 5 MB.")
             )
         else:
-            flash(_("Your request was sent to the operator."), "success")
+            flash(
+                _("Your request was sent to the agent that funds your float.")
+                if agent.parent_id
+                else _("Your request was sent to the operator."),
+                "success",
+            )
             return redirect(url_for("float_requests.manager_requests"))
         return _manager_page(agent, form, 400)
     return _manager_page(agent, form, 400 if request.method == "POST" else 200)

@@ -39,6 +39,10 @@ class AgentNotFound(AgentError):
     """No agent with that code."""
 
 
+class SubAgentFloat(AgentError):
+    """A sub-agent's float comes from its parent, never straight from the operator."""
+
+
 class TreeTooDeep(AgentError):
     """The tree would have more levels than ``AGENT_TREE_MAX_DEPTH``; ``limit`` says how many."""
 
@@ -140,9 +144,15 @@ def create_agent(
 def credit_agent(
     code: str, amount: int, *, note: str = "", reference: str = "", actor: Actor | None = None
 ) -> int:
-    """Record a credit purchase: add float to an agent and commit; return the new balance."""
+    """Record a credit purchase: add float to an agent and commit; return the new balance.
+
+    Only the operator's own agents buy float from it: a sub-agent's float comes from its
+    parent (``transfers``), so this refuses one with :class:`SubAgentFloat`.
+    """
     begin_write(db.session)
     agent = get_agent_by_code(code)
+    if agent.parent_id is not None:
+        raise SubAgentFloat(code)
     balance = ledger.credit_float(
         agent.id,
         amount,
