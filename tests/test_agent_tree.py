@@ -336,3 +336,24 @@ def test_moving_an_agent_keeps_paths_depths_and_refuses_cycles_and_depth(app):
     agent_services.set_agent_terms("SUB2", discount_bps=500, credit_limit=0)
     agent_tree.move_agent("SUB2", "LEAF")  # depth 3 is allowed
     assert db_get(tree.sub2.id).depth == 3
+
+
+def test_a_suspension_committed_while_a_sale_runs_refuses_that_sale(app, monkeypatch):
+    """The commission's update re-checks each ancestor under its row lock, even at zero."""
+    make_product(sku="ASIA-10", price=10_000)
+    tree = make_tree(float_each=100_000, discounts=(1000, 1000, 1000, 500))
+    vouchers_before = db.session.execute(db.select(func.count(Voucher.id))).scalar_one()
+
+    def checked_before_the_suspension(agent):
+        return [*agent_tree.ancestors(agent), agent]
+
+    monkeypatch.setattr(sales.tree, "check_can_sell", checked_before_the_suspension)
+    for suspended in ("SUB1", "DIST"):  # SUB1 earns 500 a voucher, DIST nothing
+        agent_services.set_agent_status(suspended, AgentStatus.SUSPENDED)
+        with pytest.raises(ledger.AgentSuspended) as refused:
+            sales.sell_vouchers(tree.leaf.id, "ASIA-10", 1, ACTOR)
+        assert refused.value.agent_code == suspended
+        agent_services.set_agent_status(suspended, AgentStatus.ACTIVE)
+    db.session.rollback()
+    assert db.session.execute(db.select(func.count(Voucher.id))).scalar_one() == vouchers_before
+    assert_float_consistent()

@@ -176,6 +176,25 @@ def credit_float(
     return balance
 
 
+_HOLD_ACTIVE = (
+    update(_AGENT)
+    .where(_AGENT.c.id == bindparam("agent_id"), _AGENT.c.status == AgentStatus.ACTIVE)
+    .values(balance=_AGENT.c.balance)
+    .returning(_AGENT.c.id)
+)
+
+
+def hold_active(agent_id: int) -> None:
+    """Lock an agent's row for this transaction if it is active, else :class:`AgentSuspended`.
+
+    A sale below an ancestor that earns nothing on it still checks, under the row's lock, that
+    the ancestor was not suspended meanwhile (as paying a commission does).
+    """
+    if db.session.connection().execute(_HOLD_ACTIVE, {"agent_id": agent_id}).scalar() is None:
+        code = db.session.execute(db.select(Agent.code).where(Agent.id == agent_id)).scalar_one()
+        raise AgentSuspended(code)
+
+
 def _alert_low_float(agent_id: int, balance: int) -> None:
     """E-mail the agent's managers that the float is low, once per crossing of the threshold.
 

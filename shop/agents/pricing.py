@@ -106,11 +106,12 @@ def pay_for_sale(
     if cost:
         moves.append((seller.id, "debit", cost))
     for level in prices[:-1]:
-        if level.earning:
-            moves.append((level.agent_id, "credit", level.earning * quantity))
+        moves.append((level.agent_id, "credit", level.earning * quantity))
     balance = seller.balance
     for agent_id, direction, amount in sorted(moves):
-        if direction == "debit":
+        if direction == "credit" and not amount:
+            ledger.hold_active(agent_id)
+        elif direction == "debit":
             balance = ledger.debit_float(
                 agent_id, amount, kind=LedgerKind.SALE, reference=reference, actor=actor
             )
