@@ -61,6 +61,8 @@ def test_only_a_parent_reads_its_descendants_through_the_pages(app, client):
     assert page.status_code == 200 and "Shop LEAF" in page.get_data(as_text=True)
     assert csv_agents(client.get("/reports/sales?preset=today&format=csv")) == {"SUB1", "LEAF"}
     assert csv_agents(client.get("/reports/sales?preset=today&format=csv&agent=LEAF")) == {"LEAF"}
+    report_page = client.get("/reports/sales?preset=today").get_data(as_text=True)
+    assert "agent=LEAF" in report_page and "agent=SUB2" not in report_page
     tree_page = client.get("/manage/tree").get_data(as_text=True)
     assert "LEAF" in tree_page and "SUB2" not in tree_page and "Shop DIST" not in tree_page
     # The parent cannot void or reprint its sub-agent's voucher: the counter is per shop.
@@ -275,6 +277,8 @@ def test_a_manager_builds_and_runs_its_subtree_from_the_pages(app, client):
         client.post("/manage/agents/SUB1/status", data={"status": "suspended"}).status_code == 302
     )
     log_in(client, "leaf-staff@example.com")
+    counter = client.get("/counter").get_data(as_text=True)
+    assert "Sales are stopped: SUB1, the agent above this shop, is suspended." in counter
     sale = client.post("/counter/sell", data={"sku": "ASIA-10", "quantity": 1})
     assert sale.status_code == 409
     assert "Sales are stopped: SUB1, the agent above this shop, is suspended." in sale.get_data(

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.agents import ledger, pricing, sales
+from shop.agents import ledger, pricing, sales, tree
 from shop.agents.access import counter_staff, current_agent
 from shop.agents.forms import (
     CounterRedeemForm,
@@ -102,6 +102,7 @@ def _counter_page(agent: Agent, *, sell=None, redeem=None, topup=None, status=20
         lookup=SerialForm(),
         sold_today=sold_today,
         low_float=agent.balance < current_app.config["LOW_FLOAT_THRESHOLD"],
+        stopped_by=tree.suspended_above(agent),
     ), status
 
 

@@ -54,6 +54,8 @@ class _Scope:
 
     def __init__(self):
         self.currencies = []
+        #: The agents of a manager's subtree it may narrow the report to (none: no sub-agents).
+        self.choices = []
         if current_user.has_role(Role.ADMIN) and current_user.agent_id is None:
             code = request.args.get("agent", "").strip()
             if code:
@@ -68,6 +70,8 @@ class _Scope:
             # A manager reads its own agent's subtree; ``agent=`` picks an agent within it
             # (anything outside it is ignored: the manager's own agent is shown).
             self.agent = current_agent()
+            subtree = agent_tree.subtree(self.agent)
+            self.choices = subtree if len(subtree) > 1 else []
             code = request.args.get("agent", "").strip()
             if code:
                 with contextlib.suppress(agent_services.AgentNotFound):
