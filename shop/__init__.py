@@ -171,6 +171,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.agents.pin_message_routes import bp as pin_messages_bp
     from shop.agents.routes import bp as agents_bp
     from shop.agents.stock_routes import bp as stock_bp
+    from shop.agents.tree_routes import bp as agent_tree_bp
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
@@ -194,6 +195,7 @@ def register_blueprints(app: Flask) -> None:
         agent_manager_bp,
         agent_admin_bp,
         float_requests_bp,
+        agent_tree_bp,
         auth_bp,
         admin_bp,
         audit_bp,

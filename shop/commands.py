@@ -149,12 +149,29 @@ def create_card_command(number, status, region):
     show_default=True,
     help="How far below zero the float may go, in minor units.",
 )
-def create_agent_command(code, name, discount_bps, credit_limit):
-    """Create an agent (a shop selling vouchers at its counter)."""
+@click.option(
+    "--parent",
+    default="",
+    help="Code of the agent this one is a sub-agent of (default: an agent of the operator).",
+)
+def create_agent_command(code, name, discount_bps, credit_limit, parent):
+    """Create an agent (a shop selling vouchers at its counter), or a sub-agent of --parent."""
     try:
+        above = agent_services.get_agent_by_code(parent) if parent else None
         agent = agent_services.create_agent(
-            code, name, discount_bps=discount_bps, credit_limit=credit_limit, actor=CLI_ACTOR
+            code,
+            name,
+            discount_bps=discount_bps,
+            credit_limit=credit_limit,
+            parent=above,
+            actor=CLI_ACTOR,
         )
+    except agent_services.AgentNotFound:
+        fail(f"no agent with code {parent}")
+    except agent_services.TreeTooDeep as exc:
+        fail(f"the tree has at most {exc.limit} levels of agents (AGENT_TREE_MAX_DEPTH)")
+    except agent_services.DiscountAboveParent as exc:
+        fail(f"invalid discount-bps: at most the parent's {exc.limit}")
     except agent_services.InvalidAgent as exc:
         fail(f"invalid {exc.field.replace('_', '-')}: {exc}")
     except agent_services.AgentCodeTaken:
@@ -182,6 +199,8 @@ def credit_agent_command(code, amount, note):
         balance = agent_services.credit_agent(code, amount, note=note, actor=CLI_ACTOR)
     except agent_services.AgentNotFound:
         fail(f"no agent with code {code}")
+    except agent_services.SubAgentFloat:
+        fail(f"{code} is a sub-agent: its float comes from its parent agent")
     except InvalidAmount:
         fail("AMOUNT must be a whole number of minor units greater than zero")
     click.echo(f"Credited {amount} to {code.upper()}; balance now {balance}")

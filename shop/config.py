@@ -41,6 +41,7 @@ ENV_SETTINGS = {
     "SHOP_BASE_URL": str,
     "PIN_HMAC_KEY": str,
     "PIN_ENCRYPTION_KEYS": str,
+    "AGENT_TREE_MAX_DEPTH": int,
     "ORDER_MIN_TOTAL": int,
     "ORDER_MAX_TOTAL": int,
     "ORDER_MAX_QUANTITY": int,
@@ -94,6 +95,8 @@ class Defaults:
     LOW_FLOAT_THRESHOLD = 10_000
     #: How long after a sale an agent may void an unredeemed voucher for a refund.
     VOID_WINDOW_HOURS = 24
+    #: Most levels of agents below the operator: distributors, their sub-agents, and so on.
+    AGENT_TREE_MAX_DEPTH = 3
     #: Storefront order limits: the total to pay (minor units) and the packs in one order.
     ORDER_MIN_TOTAL = 100
     ORDER_MAX_TOTAL = 50_000

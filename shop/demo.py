@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from shop.agents import services as agent_services
+from shop.agents import tree as agent_tree
 from shop.agents.models import Agent
 from shop.audit.services import Actor
 from shop.auth import services as auth_services
@@ -159,6 +160,29 @@ def _ensure_agent() -> None:
         )
 
 
+#: A sub-agent of DEMO with its own manager, so the reseller tree pages have something to show.
+DEMO_SUB_AGENT = ("DEMO-KIOSK", "Demo Kiosk Chiang Mai", "kiosk@demo.shop", "demo-kiosk-1")
+
+
+def _ensure_sub_agent() -> None:
+    code, name, email, password = DEMO_SUB_AGENT
+    if db.session.execute(db.select(Agent.id).filter_by(code=code)).first() is not None:
+        return
+    if auth_services.find_user_by_email(email) is not None:
+        return
+    parent = agent_services.get_agent_by_code("DEMO")
+    agent_tree.create_sub_agent(
+        parent,
+        code,
+        name,
+        discount_bps=500,
+        credit_limit=0,
+        manager_email=email,
+        manager_password=password,
+        actor=DEMO_ACTOR,
+    )
+
+
 def _ensure_users() -> None:
     for role, email, password in DEMO_USERS:
         if auth_services.find_user_by_email(email) is not None:
@@ -239,6 +263,9 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     _ensure_products()
     _ensure_agent()
     _ensure_users()
+    _ensure_sub_agent()
     _ensure_cards()
     _ensure_promotions()
-    return [(role.value, email, password) for role, email, password in DEMO_USERS]
+    logins = [(role.value, email, password) for role, email, password in DEMO_USERS]
+    _code, _name, email, password = DEMO_SUB_AGENT
+    return [*logins, (Role.AGENT_MANAGER.value, email, password)]

@@ -159,3 +159,35 @@ def test_create_api_key_refuses_an_unknown_agent(runner):
 
     assert_refused(result, "NOPE")
     assert count(ApiKey) == 0
+
+
+def test_create_agent_with_a_parent_makes_a_sub_agent_whose_float_comes_from_the_parent(runner):
+    make_agent(code="CITY", discount_bps=2000)
+    assert_succeeded(
+        shop(
+            runner,
+            "create-agent",
+            "CORNER",
+            "Corner shop",
+            "--parent",
+            "CITY",
+            "--discount-bps",
+            "1000",
+        )
+    )
+    corner = agent_row("CORNER")
+    city = agent_row("CITY")
+    assert (corner.parent_id, corner.depth, corner.path) == (
+        city.id,
+        2,
+        f"/{city.id}/{corner.id}/",
+    )
+    assert_refused(
+        shop(
+            runner, "create-agent", "GREEDY", "Greedy", "--parent", "CITY", "--discount-bps", "2500"
+        ),
+        "discount",
+    )
+    assert_refused(shop(runner, "create-agent", "LOST", "Lost", "--parent", "NOPE"), "NOPE")
+    assert_refused(shop(runner, "credit-agent", "CORNER", "1000"), "sub-agent", "parent")
+    assert ledger_of(corner.id) == []

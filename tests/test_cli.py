@@ -82,7 +82,7 @@ def test_demo_logins_work_with_the_printed_passwords(runner):
 
     logins = re.findall(r"^\s+(\w+)\s+(\S+@demo\.shop)\s+(\S+)\s*$", result.output, re.MULTILINE)
 
-    assert len(logins) == 4
+    assert len(logins) == 5  # four roles and the sub-agent DEMO-KIOSK's manager
     for role, email, password in logins:
         user = find(User, email=email)
         assert user.role.value == role

@@ -5,8 +5,10 @@ from flask_babel import gettext as _
 
 from shop.agents import ledger
 from shop.agents import services as agent_services
+from shop.agents import tree as agent_tree
 from shop.agents.forms import AgentForm, CreditForm, TermsForm
 from shop.agents.models import Agent, AgentStatus, LedgerEntry
+from shop.agents.tree_forms import MoveForm
 from shop.auth.decorators import admin_required
 from shop.extensions import db
 from shop.web import current_actor
@@ -72,6 +74,8 @@ def admin_agent(code):
         credit=CreditForm(),
         terms=TermsForm(discount_bps=agent.discount_bps, credit_limit=agent.credit_limit),
         ledger_total=ledger.ledger_sum(agent.id),
+        move=MoveForm(parent=agent.parent.code if agent.parent else ""),
+        children=agent_tree.subtree(agent, include_root=False),
     )
 
 
@@ -81,7 +85,9 @@ def admin_credit_agent(code):
     """Record a credit purchase."""
     agent = _agent_by_code(code)
     form = CreditForm()
-    if form.validate_on_submit():
+    if agent.parent_id is not None:
+        flash(_("A sub-agent's float comes from its parent agent, not from the operator."), "error")
+    elif form.validate_on_submit():
         balance = agent_services.credit_agent(
             agent.code, form.amount.data, note=form.note.data or "", actor=current_actor()
         )
@@ -128,6 +134,14 @@ def admin_agent_terms(code):
                 discount_bps=form.discount_bps.data,
                 credit_limit=form.credit_limit.data,
                 actor=current_actor(),
+            )
+        except agent_services.DiscountAboveParent as exc:
+            flash(
+                _(
+                    "A sub-agent's discount is at most its parent's (%(bps)d basis points).",
+                    bps=exc.limit,
+                ),
+                "error",
             )
         except agent_services.InvalidAgent:
             flash(_("The float is already below minus this limit: add float first."), "error")

@@ -42,7 +42,12 @@ def manager_requests():
                 _("The proof must be a PDF, PNG or JPEG file of at most 5 MB.")
             )
         else:
-            flash(_("Your request was sent to the operator."), "success")
+            flash(
+                _("Your request was sent to the agent that funds your float.")
+                if agent.parent_id
+                else _("Your request was sent to the operator."),
+                "success",
+            )
             return redirect(url_for("float_requests.manager_requests"))
         return _manager_page(agent, form, 400)
     return _manager_page(agent, form, 400 if request.method == "POST" else 200)
@@ -69,11 +74,15 @@ def manager_proof(request_id):
 @bp.route("/admin/float-requests")
 @admin_required
 def admin_requests():
-    """List float requests, the pending ones first."""
-    pending = float_requests.list_requests(status=FloatRequestStatus.PENDING)
+    """List the float requests of the operator's own agents, the pending ones first.
+
+    Sub-agents' requests go to their parents' managers, not here.
+    """
+    operator = float_requests.OPERATOR
+    pending = float_requests.list_requests(status=FloatRequestStatus.PENDING, decider_id=operator)
     decided = [
         item
-        for item in float_requests.list_requests(limit=100)
+        for item in float_requests.list_requests(limit=100, decider_id=operator)
         if item.status != FloatRequestStatus.PENDING
     ]
     return render_template(

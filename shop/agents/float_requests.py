@@ -1,8 +1,11 @@
-"""Managers ask for more float (with a payment reference and proof); the operator decides.
+"""Managers ask for more float (with a payment reference and proof); the level above decides.
 
-Approval writes the credit purchase and moves the request ``pending -> approved`` in one
-transaction, by a conditional update: however often "approve" is pressed, the float is credited
-once. Proof files are stored under ``instance/uploads/`` with random names, checked by content.
+A request of an agent of the operator goes to the operator: approval writes a credit purchase.
+A sub-agent's request goes to its parent's managers: approval moves the float out of the
+parent's own (a transfer, refused if the parent cannot pay). Either way the request moves
+``pending -> approved`` in the same transaction, by a conditional update: however often
+"approve" is pressed, the float is credited once. Proof files are stored under
+``instance/uploads/`` with random names, checked by content.
 """
 
 import hashlib
@@ -12,8 +15,8 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import update
 
-from shop.agents import ledger
-from shop.agents.models import FloatRequest, FloatRequestStatus, LedgerKind
+from shop.agents import ledger, transfers
+from shop.agents.models import Agent, FloatRequest, FloatRequestStatus, LedgerKind
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
@@ -103,7 +106,16 @@ def request_float(
     return request
 
 
-def _decide(request_id: int, status: FloatRequestStatus, actor: Actor, note: str) -> FloatRequest:
+#: ``decider_id`` of the operator: it decides the requests of agents without a parent.
+OPERATOR = None
+
+
+def _decide(
+    request_id: int, status: FloatRequestStatus, actor: Actor, note: str, decider_id
+) -> FloatRequest:
+    existing = db.session.get(FloatRequest, request_id)
+    if existing is None or existing.agent.parent_id != decider_id:
+        raise RequestNotFound(str(request_id))
     moved = db.session.execute(
         update(FloatRequest)
         .where(FloatRequest.id == request_id, FloatRequest.status == FloatRequestStatus.PENDING)
@@ -125,19 +137,34 @@ def _decide(request_id: int, status: FloatRequestStatus, actor: Actor, note: str
     return request
 
 
-def approve_request(request_id: int, actor: Actor, note: str = "") -> int:
-    """Approve a pending request: credit the float once, commit; return the new balance."""
+def approve_request(request_id: int, actor: Actor, note: str = "", *, decider_id=OPERATOR) -> int:
+    """Approve a pending request: credit the float once, commit; return the new balance.
+
+    ``decider_id`` is the parent agent deciding for its sub-agent (the operator: ``OPERATOR``);
+    the float then comes out of the parent's, which must be able to pay for it.
+    """
     begin_write(db.session)
     try:
-        request = _decide(request_id, FloatRequestStatus.APPROVED, actor, note)
-        balance = ledger.credit_float(
-            request.agent_id,
-            request.amount,
-            kind=LedgerKind.CREDIT_PURCHASE,
-            reference=f"request:{request.id}",
-            actor=actor,
-            note=request.payment_reference,
-        )
+        request = _decide(request_id, FloatRequestStatus.APPROVED, actor, note, decider_id)
+        if decider_id is OPERATOR:
+            balance = ledger.credit_float(
+                request.agent_id,
+                request.amount,
+                kind=LedgerKind.CREDIT_PURCHASE,
+                reference=f"request:{request.id}",
+                actor=actor,
+                note=request.payment_reference,
+            )
+        else:
+            moved = transfers.give(
+                db.session.get(Agent, decider_id),
+                request.agent,
+                request.amount,
+                actor=actor,
+                note=request.payment_reference,
+                reference=f"request:{request.id}",
+            )
+            balance = moved.child_balance
         record_event(
             "float_request.approved",
             actor,
@@ -153,10 +180,12 @@ def approve_request(request_id: int, actor: Actor, note: str = "") -> int:
     return balance
 
 
-def reject_request(request_id: int, actor: Actor, note: str = "") -> FloatRequest:
+def reject_request(
+    request_id: int, actor: Actor, note: str = "", *, decider_id=OPERATOR
+) -> FloatRequest:
     """Reject a pending request; nothing is credited."""
     begin_write(db.session)
-    request = _decide(request_id, FloatRequestStatus.REJECTED, actor, note)
+    request = _decide(request_id, FloatRequestStatus.REJECTED, actor, note, decider_id)
     record_event(
         "float_request.rejected",
         actor,
@@ -177,15 +206,30 @@ def get_request(request_id: int, *, agent_id: int | None = None) -> FloatRequest
     return request
 
 
+_ANYONE = object()
+
+
 def list_requests(
-    *, agent_id: int | None = None, status: FloatRequestStatus | None = None, limit: int = 100
+    *,
+    agent_id: int | None = None,
+    status: FloatRequestStatus | None = None,
+    limit: int = 100,
+    decider_id=_ANYONE,
 ):
-    """Return requests, newest first, optionally of one agent or one status."""
+    """Return requests, newest first, optionally of one agent, one status, or one decider.
+
+    ``decider_id`` keeps the requests of a parent's direct sub-agents (``OPERATOR``: of the
+    operator's own agents).
+    """
     query = db.select(FloatRequest).order_by(FloatRequest.id.desc()).limit(limit)
     if agent_id is not None:
-        query = query.filter_by(agent_id=agent_id)
+        query = query.where(FloatRequest.agent_id == agent_id)
+    if decider_id is not _ANYONE:
+        query = query.join(Agent, Agent.id == FloatRequest.agent_id).where(
+            Agent.parent_id.is_(None) if decider_id is None else Agent.parent_id == decider_id
+        )
     if status is not None:
-        query = query.filter_by(status=status)
+        query = query.where(FloatRequest.status == status)
     return list(db.session.execute(query).scalars())
 
 

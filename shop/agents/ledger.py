@@ -29,12 +29,33 @@ _DEBIT = (
     .values(balance=_AGENT.c.balance - bindparam("amount"))
     .returning(_AGENT.c.balance)
 )
+#: A debit that gives back what was received (a voided sale's commission): the agent may be
+#: suspended meanwhile, but its float still never goes below minus the limit.
+_DEBIT_ANY_STATUS = (
+    update(_AGENT)
+    .where(
+        _AGENT.c.id == bindparam("agent_id"),
+        _AGENT.c.balance - bindparam("amount") >= -_AGENT.c.credit_limit,
+    )
+    .values(balance=_AGENT.c.balance - bindparam("amount"))
+    .returning(_AGENT.c.balance)
+)
+#: A take-back by the parent: only unused float, never the credit limit's part.
+_DEBIT_UNUSED = (
+    update(_AGENT)
+    .where(_AGENT.c.id == bindparam("agent_id"), _AGENT.c.balance - bindparam("amount") >= 0)
+    .values(balance=_AGENT.c.balance - bindparam("amount"))
+    .returning(_AGENT.c.balance)
+)
 _CREDIT = (
     update(_AGENT)
     .where(_AGENT.c.id == bindparam("agent_id"))
     .values(balance=_AGENT.c.balance + bindparam("amount"))
     .returning(_AGENT.c.balance)
 )
+#: A commission reaches only an active agent: the update that pays it is also the check, made
+#: under the row's lock, that the parent was not suspended while the sale was being made.
+_CREDIT_ACTIVE = _CREDIT.where(_AGENT.c.status == AgentStatus.ACTIVE)
 _INSERT_ENTRY = insert(LedgerEntry.__table__)
 
 
@@ -47,14 +68,22 @@ class InsufficientCredit(FloatError):
 
 
 class AgentSuspended(FloatError):
-    """A suspended agent can sell nothing."""
+    """A suspended agent, or an agent below a suspended one, can sell nothing.
+
+    ``agent_code`` names the suspended agent when it is not the one selling.
+    """
+
+    def __init__(self, agent_code: str = ""):
+        super().__init__(agent_code)
+        self.agent_code = agent_code
 
 
 class InvalidAmount(FloatError):
     """Amounts are whole minor units greater than zero."""
 
 
-def _check_amount(amount: int) -> None:
+def check_amount(amount: int) -> None:
+    """Refuse anything but a whole number of minor units greater than zero."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise InvalidAmount("a whole number of minor units greater than zero")
 
@@ -83,20 +112,27 @@ def debit_float(
     reference: str,
     actor: Actor | None,
     note: str = "",
+    require_active: bool = True,
+    unused_only: bool = False,
 ) -> int:
     """Take ``amount`` from the float of an active agent; return the new balance.
 
+    ``require_active=False`` also takes it from a suspended agent; ``unused_only`` takes only
+    float the agent holds (the balance stays at zero or above, whatever its credit limit).
     Raises :class:`InsufficientCredit` or :class:`AgentSuspended` and changes nothing.
     """
-    _check_amount(amount)
+    check_amount(amount)
+    statement = _DEBIT_UNUSED if unused_only else _DEBIT if require_active else _DEBIT_ANY_STATUS
     balance = (
-        db.session.connection().execute(_DEBIT, {"agent_id": agent_id, "amount": amount}).scalar()
+        db.session.connection()
+        .execute(statement, {"agent_id": agent_id, "amount": amount})
+        .scalar()
     )
     if balance is None:
         status = db.session.execute(
             db.select(Agent.status).where(Agent.id == agent_id)
         ).scalar_one()
-        if status != AgentStatus.ACTIVE:
+        if require_active and not unused_only and status != AgentStatus.ACTIVE:
             raise AgentSuspended()
         raise InsufficientCredit()
     _record(agent_id, -amount, balance, kind, reference, note, actor)
@@ -113,14 +149,22 @@ def credit_float(
     reference: str,
     actor: Actor | None,
     note: str = "",
+    require_active: bool = False,
 ) -> int:
-    """Add ``amount`` to an agent's float; return the new balance."""
-    _check_amount(amount)
+    """Add ``amount`` to an agent's float; return the new balance.
+
+    With ``require_active`` a suspended agent receives nothing: :class:`AgentSuspended`.
+    """
+    check_amount(amount)
+    statement = _CREDIT_ACTIVE if require_active else _CREDIT
     balance = (
         db.session.connection()
-        .execute(_CREDIT, {"agent_id": agent_id, "amount": amount})
-        .scalar_one()
+        .execute(statement, {"agent_id": agent_id, "amount": amount})
+        .scalar()
     )
+    if balance is None:
+        code = db.session.execute(db.select(Agent.code).where(Agent.id == agent_id)).scalar_one()
+        raise AgentSuspended(code)
     _record(agent_id, amount, balance, kind, reference, note, actor)
     if balance >= current_app.config["LOW_FLOAT_THRESHOLD"]:
         db.session.execute(
@@ -130,6 +174,25 @@ def credit_float(
             .execution_options(synchronize_session=False)
         )
     return balance
+
+
+_HOLD_ACTIVE = (
+    update(_AGENT)
+    .where(_AGENT.c.id == bindparam("agent_id"), _AGENT.c.status == AgentStatus.ACTIVE)
+    .values(balance=_AGENT.c.balance)
+    .returning(_AGENT.c.id)
+)
+
+
+def hold_active(agent_id: int) -> None:
+    """Lock an agent's row for this transaction if it is active, else :class:`AgentSuspended`.
+
+    A sale below an ancestor that earns nothing on it still checks, under the row's lock, that
+    the ancestor was not suspended meanwhile (as paying a commission does).
+    """
+    if db.session.connection().execute(_HOLD_ACTIVE, {"agent_id": agent_id}).scalar() is None:
+        code = db.session.execute(db.select(Agent.code).where(Agent.id == agent_id)).scalar_one()
+        raise AgentSuspended(code)
 
 
 def _alert_low_float(agent_id: int, balance: int) -> None:

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
@@ -29,6 +29,10 @@ class Agent(db.Model):
         CheckConstraint("discount_bps >= 0 AND discount_bps <= 10000", name="discount_range"),
         CheckConstraint("credit_limit >= 0", name="credit_limit_positive"),
         CheckConstraint("balance >= -credit_limit", name="balance_within_limit"),
+        CheckConstraint("depth >= 1", name="depth_positive"),
+        #: Subtree look-ups are ``path LIKE '/1/5/%'``: on PostgreSQL a prefix match needs the
+        #: pattern operators whatever the database's collation.
+        Index("ix_agent_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +58,19 @@ class Agent(db.Model):
     #: When the managers were told the float fell below the low-float threshold; cleared when
     #: a credit lifts it above again, so they are told once per crossing.
     low_float_alerted_at: Mapped[datetime | None]
+    #: The agent that signed this one and funds its float; empty for the operator's own agents.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    #: Ids from the top of the tree down to this agent, e.g. ``/1/5/9/``: the subtree of an
+    #: agent is every agent whose path starts with its own.
+    path: Mapped[str] = mapped_column(String(255), default="")
+    #: 1 for an agent of the operator, 2 for its sub-agent, and so on.
+    depth: Mapped[int] = mapped_column(default=1)
+
+    parent = relationship("Agent", remote_side="Agent.id")
+
+    def ancestor_ids(self) -> list[int]:
+        """Return the ids of the agents above this one, from the top of the tree down."""
+        return [int(part) for part in self.path.strip("/").split("/")[:-1]]
 
     def wholesale_cost(self, face_value: int) -> int:
         """Return what the agent pays for a voucher of ``face_value``: the discount rounds down."""
@@ -70,6 +87,12 @@ class LedgerKind(enum.StrEnum):
     SALE = "sale"  #: vouchers sold or a card topped up at the counter, at wholesale cost
     VOID_REFUND = "void_refund"  #: a voided voucher's cost given back
     ADJUSTMENT = "adjustment"  #: a correction by the operator
+    TRANSFER_OUT = "transfer_out"  #: float a parent gave one of its sub-agents
+    TRANSFER_IN = "transfer_in"  #: float received from the parent
+    #: Unused float a parent took back: negative on the sub-agent, positive on the parent.
+    TAKE_BACK = "take_back"
+    COMMISSION = "commission"  #: a parent's margin on a sale made below it in the tree
+    COMMISSION_REVERSAL = "commission_reversal"  #: that margin returned when the sale is voided
 
 
 class LedgerEntry(db.Model):
@@ -95,6 +118,57 @@ class LedgerEntry(db.Model):
     note: Mapped[str] = mapped_column(String(200), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PackPrice(db.Model):
+    """A fixed wholesale price of one pack for one agent, instead of its discount."""
+
+    __tablename__ = "agent_pack_price"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "product_id"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    #: What the agent pays for one voucher of the pack, in minor units of the pack's currency.
+    unit_price: Mapped[int]
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product = relationship("Product")
+
+
+class SaleEarning(db.Model):
+    """What one level of the tree earned on one sale, fixed when the sale is made.
+
+    For a sale by an agent at depth ``k``, there is a row for it and each of its ancestors:
+    the seller earns face value less its buy price, each ancestor its child's buy price less
+    its own. The rows of a sale add up to face value less the top agent's buy price, which is
+    what the operator nets.
+    """
+
+    __tablename__ = "sale_earning"
+    __table_args__ = (
+        CheckConstraint("(voucher_id IS NULL) <> (topup_id IS NULL)", name="one_sale"),
+        Index("ix_sale_earning_seller_sold", "seller_agent_id", "sold_at"),
+        Index("ix_sale_earning_voucher", "voucher_id"),
+        Index("ix_sale_earning_topup", "topup_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id"))
+    topup_id: Mapped[int | None] = mapped_column(ForeignKey("topup.id"))
+    #: The agent that made the sale, and when.
+    seller_agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    sold_at: Mapped[datetime]
+    #: Who earned this row, at which depth of the tree (1: an agent of the operator).
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    level: Mapped[int]
+    #: What this level paid for the pack (minor units); level 1's is the operator's net.
+    buy_price: Mapped[int]
+    amount: Mapped[int]
 
 
 class ApiKey(db.Model):

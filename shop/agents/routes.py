@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.agents import ledger, sales
+from shop.agents import ledger, pricing, sales, tree
 from shop.agents.access import counter_staff, current_agent
 from shop.agents.forms import (
     CounterRedeemForm,
@@ -52,12 +52,22 @@ def _pack_choices(agent: Agent) -> list[tuple[str, str]]:
                 "%(pack)s · %(price)s (your cost %(cost)s)",
                 pack=product.name,
                 price=money_filter(product.price, product.currency),
-                cost=money_filter(agent.wholesale_cost(product.price), product.currency),
+                cost=money_filter(pricing.buy_price(agent, product), product.currency),
             ),
         )
         for product in catalog_services.list_active_products()
         if product.currency == agent.currency
     ]
+
+
+def suspended_message(exc: ledger.AgentSuspended) -> str:
+    """Return why a sale is refused: this shop, or an agent above it, is suspended."""
+    if exc.agent_code:
+        return _(
+            "Sales are stopped: %(code)s, the agent above this shop, is suspended.",
+            code=exc.agent_code,
+        )
+    return _("This shop is suspended and cannot sell.")
 
 
 def _today_start() -> datetime:
@@ -93,6 +103,7 @@ def _counter_page(agent: Agent, *, sell=None, redeem=None, topup=None, status=20
         lookup=SerialForm(),
         sold_today=sold_today,
         low_float=agent.balance < current_app.config["LOW_FLOAT_THRESHOLD"],
+        stopped_by=tree.suspended_above(agent),
     ), status
 
 
@@ -118,8 +129,8 @@ def sell():
         form.quantity.errors.append(
             _("The float cannot pay for this sale. Ask your manager to top it up.")
         )
-    except ledger.AgentSuspended:
-        form.sku.errors.append(_("This shop is suspended and cannot sell."))
+    except ledger.AgentSuspended as exc:
+        form.sku.errors.append(suspended_message(exc))
     except (catalog_services.ProductNotFound, sales.SaleError):
         form.sku.errors.append(_("This pack cannot be sold."))
     else:
@@ -226,7 +237,9 @@ def counter_topup():
         form.sku.errors.append(
             _("The float cannot pay for this top-up. Ask your manager to top it up.")
         )
-    except (ledger.AgentSuspended, catalog_services.ProductNotFound, sales.SaleError):
+    except ledger.AgentSuspended as exc:
+        form.sku.errors.append(suspended_message(exc))
+    except (catalog_services.ProductNotFound, sales.SaleError):
         form.sku.errors.append(_("This pack cannot be sold."))
     else:
         flash(
@@ -307,6 +320,11 @@ def counter_void(serial):
         sales.void_sale(voucher.agent_id, voucher.serial, current_actor())
     except sales.VoidWindowPassed:
         flash(_("The void window for this voucher has passed."), "error")
+    except ledger.InsufficientCredit:
+        flash(
+            _("The agent above this shop cannot give back its commission on this sale now."),
+            "error",
+        )
     except voucher_services.RedemptionError as exc:
         flash(REDEMPTION_MESSAGES[exc.code], "error")
     else:
@@ -326,8 +344,8 @@ def counter_activate(serial):
         sales.activate_stock(voucher.agent_id, voucher.serial, current_actor())
     except ledger.InsufficientCredit:
         flash(_("The float cannot pay for this voucher. Ask your manager to top it up."), "error")
-    except ledger.AgentSuspended:
-        flash(_("This shop is suspended and cannot sell."), "error")
+    except ledger.AgentSuspended as exc:
+        flash(suspended_message(exc), "error")
     except (sales.NotStock, voucher_services.RedemptionError):
         flash(_("Only unsold pre-printed vouchers can be activated."), "error")
     else:

@@ -1,7 +1,9 @@
 """Selling at the counter: vouchers, pre-printed stock, voids and direct top-ups of a card.
 
 Vouchers are paid from the float, pre-printed stock is activated when sold, a voucher can be
-voided within the void window for a refund. Each use case is one transaction: what is sold and
+voided within the void window for a refund. A sale is allowed only if the agent and every
+agent above it in the tree are active; each level's price and earning come from
+``pricing`` and are recorded with the sale. Each use case is one transaction: what is sold and
 what the float pays for it commit together or not at all. A sale that cannot be paid issues
 nothing.
 """
@@ -12,8 +14,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import update
 
-from shop.agents import ledger
-from shop.agents.models import Agent, AgentStatus, LedgerKind
+from shop.agents import ledger, pricing, tree
+from shop.agents.models import Agent
 from shop.audit.services import Actor, record_event
 from shop.cards import services as card_services
 from shop.cards.models import TopUp, TopUpSource
@@ -66,20 +68,12 @@ class Sale:
     balance: int
 
 
-def _pay(agent: Agent, cost: int, reference: str, actor: Actor) -> int:
-    """Debit the float; a free sale (a 100 % discount) moves nothing and writes no entry."""
-    if cost == 0:
-        return agent.balance
-    return ledger.debit_float(
-        agent.id, cost, kind=LedgerKind.SALE, reference=reference, actor=actor
-    )
-
-
-def _agent(agent_id: int) -> Agent:
+def _agent(agent_id: int) -> tuple[Agent, list[Agent]]:
+    """Return the selling agent and its chain, if it and every agent above it are active."""
     agent = db.session.get(Agent, agent_id)
-    if agent is None or agent.status != AgentStatus.ACTIVE:
+    if agent is None:
         raise ledger.AgentSuspended()
-    return agent
+    return agent, tree.check_can_sell(agent)
 
 
 def _priced(agent: Agent, sku: str):
@@ -99,9 +93,10 @@ def sell_vouchers(agent_id: int, sku: str, quantity: int, actor: Actor) -> Sale:
         raise InvalidQuantity(f"1 to {MAX_SALE_QUANTITY} vouchers")
     begin_write(db.session)
     try:
-        agent = _agent(agent_id)
+        agent, chain = _agent(agent_id)
         product = _priced(agent, sku)
-        unit_cost = agent.wholesale_cost(product.price)
+        prices = pricing.level_prices(chain, product.id, product.price)
+        unit_cost = prices[-1].buy_price
         generated = batches.generate_batch(
             product,
             quantity,
@@ -112,7 +107,10 @@ def sell_vouchers(agent_id: int, sku: str, quantity: int, actor: Actor) -> Sale:
             commit=False,
             unit_cost=unit_cost,
         )
-        balance = _pay(agent, unit_cost * quantity, f"batch:{generated.batch.id}", actor)
+        balance = pricing.pay_for_sale(
+            chain, prices, quantity, f"batch:{generated.batch.id}", actor
+        )
+        pricing.record_batch_earnings(prices, generated.batch.id, agent.id)
     except BaseException:
         db.session.rollback()
         raise
@@ -136,19 +134,22 @@ def activate_stock(agent_id: int, serial: str, actor: Actor) -> tuple[Voucher, i
     """Sell a pre-printed voucher: ``inactive -> active``, its cost debited from the float."""
     begin_write(db.session)
     try:
-        agent = _agent(agent_id)
+        agent, chain = _agent(agent_id)
         voucher = _own_voucher(agent.id, serial)
         if voucher.status != VoucherStatus.INACTIVE:
             raise NotStock(voucher.status.value)
-        if voucher.expires_at <= utcnow():
+        now = utcnow()
+        if voucher.expires_at <= now:
             raise VoucherExpired()
-        cost = agent.wholesale_cost(voucher.face_value)
+        prices = pricing.level_prices(chain, voucher.product_id, voucher.face_value)
+        cost = prices[-1].buy_price
         extra = {"sold_by_id": actor.user_id, "cost": cost}
         if not lifecycle.transition_one(
-            voucher, VoucherStatus.ACTIVE, actor, extra=extra, agent_id=agent.id
+            voucher, VoucherStatus.ACTIVE, actor, now=now, extra=extra, agent_id=agent.id
         ):
             raise NotStock("changed meanwhile")
-        balance = _pay(agent, cost, voucher.serial, actor)
+        balance = pricing.pay_for_sale(chain, prices, 1, voucher.serial, actor)
+        pricing.record_earnings(prices, seller_id=agent.id, sold_at=now, voucher_id=voucher.id)
     except BaseException:
         db.session.rollback()
         raise
@@ -185,13 +186,7 @@ def void_sale(
         if not moved:
             db.session.refresh(voucher)
             raise STATUS_ERRORS.get(voucher.status, VoucherAlreadyRedeemed)()
-        balance = (
-            ledger.credit_float(
-                agent_id, refund, kind=LedgerKind.VOID_REFUND, reference=voucher.serial, actor=actor
-            )
-            if refund
-            else db.session.get(Agent, agent_id).balance
-        )
+        balance = pricing.refund_sale(voucher, refund, actor)
     except BaseException:
         db.session.rollback()
         raise
@@ -203,7 +198,7 @@ def counter_top_up(agent_id: int, sku: str, card_number: str, actor: Actor, *, c
     """Top a card up directly (no voucher), paid from the float; return (top-up, balance)."""
     begin_write(db.session)
     try:
-        agent = _agent(agent_id)
+        agent, chain = _agent(agent_id)
         product = _priced(agent, sku)
         card = card_services.lock_card(card_number)
         topup = card_services.apply_pack(
@@ -214,8 +209,12 @@ def counter_top_up(agent_id: int, sku: str, card_number: str, actor: Actor, *, c
             agent_id=agent.id,
             reference=f"agent:{agent.code}",
         )
-        cost = agent.wholesale_cost(product.price)
-        balance = _pay(agent, cost, f"topup:{topup.id}", actor)
+        prices = pricing.level_prices(chain, product.id, product.price)
+        cost = prices[-1].buy_price
+        balance = pricing.pay_for_sale(chain, prices, 1, f"topup:{topup.id}", actor)
+        pricing.record_earnings(
+            prices, seller_id=agent.id, sold_at=topup.created_at, topup_id=topup.id
+        )
         # What the sales reports count: the price then, what the float paid, who sold it.
         db.session.execute(
             update(TopUp)

@@ -5,6 +5,8 @@ import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
 
+from flask import current_app
+
 from shop.agents import ledger
 from shop.agents.models import Agent, AgentStatus, ApiKey, LedgerEntry, LedgerKind
 from shop.audit.services import Actor, record_event
@@ -37,6 +39,26 @@ class AgentNotFound(AgentError):
     """No agent with that code."""
 
 
+class SubAgentFloat(AgentError):
+    """A sub-agent's float comes from its parent, never straight from the operator."""
+
+
+class TreeTooDeep(AgentError):
+    """The tree would have more levels than ``AGENT_TREE_MAX_DEPTH``; ``limit`` says how many."""
+
+    def __init__(self, limit: int):
+        super().__init__(str(limit))
+        self.limit = limit
+
+
+class DiscountAboveParent(AgentError):
+    """A sub-agent's discount may not exceed its parent's (``limit`` basis points)."""
+
+    def __init__(self, limit: int):
+        super().__init__(str(limit))
+        self.limit = limit
+
+
 def get_agent_by_code(code: str) -> Agent:
     """Return the agent with this code."""
     agent = db.session.execute(
@@ -47,6 +69,11 @@ def get_agent_by_code(code: str) -> Agent:
     return agent
 
 
+def max_tree_depth() -> int:
+    """Return how many levels of agents the tree may have below the operator."""
+    return current_app.config["AGENT_TREE_MAX_DEPTH"]
+
+
 def create_agent(
     code: str,
     name: str,
@@ -54,10 +81,18 @@ def create_agent(
     discount_bps: int = 0,
     credit_limit: int = 0,
     currency: str = "USD",
+    parent: Agent | None = None,
     actor: Actor | None = None,
+    commit: bool = True,
 ) -> Agent:
-    """Create an agent with an empty float and commit."""
-    begin_write(db.session)
+    """Create an agent with an empty float and commit; under ``parent`` it is a sub-agent.
+
+    A sub-agent keeps its parent's currency, sits one level below it (at most
+    ``AGENT_TREE_MAX_DEPTH`` levels), and never gets a larger discount than its parent's.
+    ``commit=False`` leaves the commit to the caller's write transaction.
+    """
+    if commit:
+        begin_write(db.session)
     code = (code or "").strip().upper()
     if not AGENT_CODE_PATTERN.match(code):
         raise InvalidAgent("code", "2-32 letters, digits, dashes or underscores")
@@ -68,6 +103,12 @@ def create_agent(
         raise InvalidAgent("discount_bps", "0 to 10000 basis points")
     if credit_limit < 0:
         raise InvalidAgent("credit_limit", "zero or more")
+    if parent is not None:
+        if parent.depth + 1 > max_tree_depth():
+            raise TreeTooDeep(max_tree_depth())
+        if discount_bps > parent.discount_bps:
+            raise DiscountAboveParent(parent.discount_bps)
+        currency = parent.currency
     if db.session.execute(db.select(Agent.id).filter_by(code=code)).first():
         raise AgentCodeTaken(code)
     agent = Agent(
@@ -76,8 +117,12 @@ def create_agent(
         discount_bps=discount_bps,
         credit_limit=credit_limit,
         currency=currency,
+        parent_id=parent.id if parent else None,
+        depth=parent.depth + 1 if parent else 1,
     )
     db.session.add(agent)
+    db.session.flush()
+    agent.path = f"{parent.path if parent else '/'}{agent.id}/"
     db.session.flush()
     record_event(
         "agent.created",
@@ -85,18 +130,29 @@ def create_agent(
         object_type="agent",
         object_id=code,
         agent_id=agent.id,
-        details={"discount_bps": discount_bps, "credit_limit": credit_limit},
+        details={
+            "discount_bps": discount_bps,
+            "credit_limit": credit_limit,
+            "parent": parent.code if parent else None,
+        },
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return agent
 
 
 def credit_agent(
     code: str, amount: int, *, note: str = "", reference: str = "", actor: Actor | None = None
 ) -> int:
-    """Record a credit purchase: add float to an agent and commit; return the new balance."""
+    """Record a credit purchase: add float to an agent and commit; return the new balance.
+
+    Only the operator's own agents buy float from it: a sub-agent's float comes from its
+    parent (``transfers``), so this refuses one with :class:`SubAgentFloat`.
+    """
     begin_write(db.session)
     agent = get_agent_by_code(code)
+    if agent.parent_id is not None:
+        raise SubAgentFloat(code)
     balance = ledger.credit_float(
         agent.id,
         amount,
@@ -260,6 +316,8 @@ def set_agent_terms(
         raise InvalidAgent("credit_limit", "zero or more")
     if agent.balance < -credit_limit:
         raise InvalidAgent("credit_limit", "the float is already below minus this limit")
+    if agent.parent is not None and discount_bps > agent.parent.discount_bps:
+        raise DiscountAboveParent(agent.parent.discount_bps)
     before = {"discount_bps": agent.discount_bps, "credit_limit": agent.credit_limit}
     agent.discount_bps, agent.credit_limit = discount_bps, credit_limit
     record_event(

@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from shop.api import agents, cards, catalog, docs, redemptions, reports  # noqa: E402, F401  (routes register on bp)
+from shop.api import (  # noqa: E402, F401  (routes register on bp)
+    agents,
+    cards,
+    catalog,
+    docs,
+    redemptions,
+    reports,
+    subagents,
+)

@@ -4,6 +4,7 @@ from flask import g, jsonify, request
 
 from shop.agents import ledger, sales
 from shop.agents.models import Agent
+from shop.agents.tree import scope_ids
 from shop.api import bp
 from shop.api.auth import agent_key_required, agent_scope, api_actor
 from shop.api.cards import card_json, iso
@@ -52,6 +53,7 @@ def voucher_json(voucher: Voucher) -> dict:
         "redeemed_at": iso(voucher.redeemed_at),
         "voided_at": iso(voucher.voided_at),
         "face_value": money_json(voucher.face_value, voucher.currency),
+        "agent": db.session.get(Agent, voucher.agent_id).code if voucher.agent_id else None,
     }
 
 
@@ -62,6 +64,14 @@ def _sale_errors(exc: Exception) -> ApiError:
             402, "insufficient_credit", "The float (with its credit limit) cannot pay for this."
         )
     if isinstance(exc, ledger.AgentSuspended):
+        if exc.agent_code:
+            return ApiError(
+                403,
+                "agent_suspended",
+                f"Agent {exc.agent_code}, above this one, is suspended: its whole subtree "
+                "can sell nothing.",
+                fields={"suspended_agent": exc.agent_code},
+            )
         return ApiError(403, "agent_suspended", "This agent is suspended and can sell nothing.")
     if isinstance(exc, ProductNotFound):
         return ApiError(404, "product_not_found", "No pack on sale has this SKU.")
@@ -166,8 +176,10 @@ def batch_pdf(batch_id):
 @bp.get("/vouchers/<serial>")
 @agent_key_required
 def get_voucher(serial):
-    """Return one of the agent's vouchers by serial (no PIN)."""
-    voucher = voucher_services.get_voucher_by_serial(serial, agent_id=g.agent_id)
+    """Return a voucher of the agent or of an agent below it, by serial (never a PIN)."""
+    voucher = voucher_services.get_voucher_by_serial(serial)
+    if voucher is not None and voucher.agent_id not in scope_ids(g.agent_id):
+        voucher = None
     if voucher is None:
         raise ApiError(404, "voucher_not_found", "No voucher of this agent has this serial.")
     return jsonify(voucher_json(voucher))
@@ -187,6 +199,12 @@ def void_voucher(serial):
     except sales.VoidWindowPassed:
         raise ApiError(
             409, "void_window_passed", "The void window for this voucher has passed."
+        ) from None
+    except ledger.InsufficientCredit:
+        raise ApiError(
+            409,
+            "commission_not_returnable",
+            "An agent above cannot give back its commission on this sale now.",
         ) from None
     except voucher_services.RedemptionError as exc:
         raise ApiError(

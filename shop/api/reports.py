@@ -1,10 +1,19 @@
-"""``GET /api/v1/reports/sales``: an agent's sales of a period, as JSON or CSV (a row per sale)."""
+"""``GET /api/v1/reports/sales``: an agent's sales of a period, as JSON or CSV (a row per sale).
+
+The sales are those of the key's agent and every agent below it (``agent=CODE`` narrows to
+one agent of that subtree and its own sub-agents); earnings per level show only the key's
+agent's level and those below.
+"""
 
 from flask import g, jsonify, request
 
+from shop.agents import services as agent_services
+from shop.agents import tree as agent_tree
+from shop.agents.models import Agent
 from shop.api import bp
 from shop.api.auth import agent_key_required
-from shop.api.errors import invalid_request
+from shop.api.errors import ApiError, invalid_request
+from shop.extensions import db
 from shop.money import money_json
 from shop.reports import periods, queries
 from shop.reports.sales_csv import csv_filename, sales_csv
@@ -50,6 +59,19 @@ def report_json(report: queries.SalesReport) -> dict:
         "by_day": [
             {"date": line.label, **_figures_json(line.figures, currency)} for line in report.by_day
         ],
+        "by_agent": [
+            {"agent": line.code, "name": line.label, **_figures_json(line.figures, currency)}
+            for line in report.by_agent
+        ],
+        "earnings_by_level": [
+            {
+                "level": line.level,
+                "agent": line.agent_code,
+                "sales": line.sales,
+                "earned": money_json(line.amount, currency),
+            }
+            for line in report.earnings
+        ],
     }
 
 
@@ -60,6 +82,16 @@ def sales_report():
     output = request.args.get("format", "json")
     if output not in ("json", "csv"):
         raise invalid_request("'format' is json or csv.", {"format": "json or csv"})
+    scope_id = g.agent_id
+    code = request.args.get("agent", "").strip()
+    if code:
+        own = db.session.get(Agent, g.agent_id)
+        try:
+            scope_id = agent_tree.descendant(own, code, include_root=True).id
+        except agent_services.AgentNotFound:
+            raise ApiError(
+                404, "agent_not_found", "No agent of this key's subtree has this code."
+            ) from None
     try:
         period = periods.parse_period(
             request.args.get("from"), request.args.get("to"), operator_zone()
@@ -73,6 +105,6 @@ def sales_report():
         )
         raise invalid_request(message, fields) from None
     if output == "csv":
-        content = sales_csv(period, agent_id=g.agent_id)
+        content = sales_csv(period, agent_id=scope_id)
         return download_response(content, csv_filename(period, "agent"), "text/csv")
-    return jsonify(report_json(queries.sales_report(period, agent_id=g.agent_id)))
+    return jsonify(report_json(queries.sales_report(period, agent_id=scope_id)))

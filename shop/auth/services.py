@@ -104,12 +104,15 @@ def create_user(
     *,
     agent_id: int | None = None,
     actor: Actor | None = None,
+    commit: bool = True,
 ) -> User:
-    """Create an account and commit; agent roles need the ``agent_id`` of their agent.
+    """Create an account; agent roles need the ``agent_id`` of their agent.
 
     The caller looks the agent up (agents sit above accounts, so this package never reads them).
+    ``commit=False`` adds it to the caller's write transaction, which the caller commits.
     """
-    begin_write(db.session)
+    if commit:
+        begin_write(db.session)
     email = normalise_email(email)
     check_password_policy(password, email)
     if role.is_agent_role and agent_id is None:
@@ -134,7 +137,8 @@ def create_user(
         agent_id=user.agent_id,
         details={"role": role.value},
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 

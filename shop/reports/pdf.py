@@ -203,6 +203,19 @@ def render_sales_report(
         _table(
             page, ["Agent", "Sales", "Face value", "Cost", "Margin"], _lines(report.by_agent, money)
         )
+    if report.earnings:
+        page.heading("Earnings per level")
+        rows = [
+            [
+                f"{line.level} · {line.agent_code} {line.agent_name}",
+                str(line.sales),
+                money(line.amount),
+            ]
+            for line in report.earnings
+        ]
+        if report.operator_net is not None:
+            rows.append(["0 · Operator (net)", "", money(report.operator_net)])
+        _table(page, ["Level · agent", "Sales", "Earned"], rows)
     page.heading("By staff member")
     _table(
         page,

@@ -8,6 +8,11 @@ What counts as a sale (the README's "Reports" section says the same):
 - a **top-up sale**: a counter top-up of a card paid from the agent's float (``topup.source =
   'counter'``), at the pack's price then.
 
+The sales of an agent are those of its whole subtree (its own and every sub-agent's below
+it), broken down by agent; each sale's earnings per level of the tree (``sale_earning``,
+written when it was made) are summed for the levels the reader may see: a manager sees its
+own agent's level and those below, never what an agent above it earned.
+
 Voided vouchers are counted apart (``voids``), never as sales. The redemption rate is the share
 of sold, unvoided vouchers already redeemed (top-ups apply at once and are left out of it).
 
@@ -22,9 +27,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import case, func, literal_column, or_, select
 
-from shop.agents.models import Agent, LedgerEntry, LedgerKind
+from shop.agents.models import Agent, LedgerEntry, LedgerKind, SaleEarning
+from shop.agents.tree import scope_ids, whole_tree
 from shop.auth.models import User
 from shop.cards.models import TopUp, TopUpSource
 from shop.catalog.models import Product
@@ -71,6 +77,17 @@ class Line:
 
 
 @dataclass
+class EarningLine:
+    """What one agent earned at its level of the tree on the period's sales (minor units)."""
+
+    level: int
+    agent_code: str
+    agent_name: str
+    sales: int
+    amount: int
+
+
+@dataclass
 class SalesReport:
     """Sales of one agent, or of every agent of one currency, in a period."""
 
@@ -87,6 +104,10 @@ class SalesReport:
     #: Sold, unvoided vouchers, and how many of them are redeemed.
     vouchers_sold: int
     vouchers_redeemed: int
+    #: Earnings per agent and level, top of the tree first; only levels the reader may see.
+    earnings: list[EarningLine] = field(default_factory=list)
+    #: What the operator netted (the top agents' buy prices); only in the operator's reports.
+    operator_net: int | None = None
 
     @property
     def redemption_rate_bps(self) -> int | None:
@@ -110,13 +131,14 @@ def _day_index(column, boundaries: list[datetime], low: int, high: int):
     )
 
 
-def _agent_scope(agent_column, agent_id: int | None, currency: str):
-    if agent_id is not None:
-        return agent_column == agent_id
+def _agent_scope(agent_column, ids: list[int] | None, currency: str):
+    """Return the condition "sold by one of ``ids``" (None: by any agent keeping ``currency``)."""
+    if ids is not None:
+        return agent_column == ids[0] if len(ids) == 1 else agent_column.in_(ids)
     return agent_column.in_(select(Agent.id).where(Agent.currency == currency))
 
 
-def _voucher_groups(period: Period, agent_id: int | None, currency: str):
+def _voucher_groups(period: Period, ids: list[int] | None, currency: str):
     boundaries = period.boundaries()
     rows = (
         select(
@@ -129,7 +151,7 @@ def _voucher_groups(period: Period, agent_id: int | None, currency: str):
             _day_index(Voucher.sold_at, boundaries, 0, period.days).label("day"),
         )
         .where(
-            _agent_scope(Voucher.agent_id, agent_id, currency),
+            _agent_scope(Voucher.agent_id, ids, currency),
             Voucher.sold_at >= period.start,
             Voucher.sold_at < period.end,
             Voucher.cost.is_not(None),
@@ -144,7 +166,7 @@ def _voucher_groups(period: Period, agent_id: int | None, currency: str):
     ).all()
 
 
-def _topup_groups(period: Period, agent_id: int | None, currency: str):
+def _topup_groups(period: Period, ids: list[int] | None, currency: str):
     boundaries = period.boundaries()
     rows = (
         select(
@@ -156,7 +178,7 @@ def _topup_groups(period: Period, agent_id: int | None, currency: str):
             _day_index(TopUp.created_at, boundaries, 0, period.days).label("day"),
         )
         .where(
-            _agent_scope(TopUp.agent_id, agent_id, currency),
+            _agent_scope(TopUp.agent_id, ids, currency),
             TopUp.source == TopUpSource.COUNTER,
             TopUp.created_at >= period.start,
             TopUp.created_at < period.end,
@@ -189,10 +211,54 @@ def agent_currencies() -> list[str]:
     )
 
 
+def _earning_lines(period: Period, ids: list[int] | None, currency: str):
+    """Return the earnings per agent and level of the scope's unvoided sales in the period."""
+    sellers = _agent_scope(SaleEarning.seller_agent_id, ids, currency)
+    earners = [SaleEarning.agent_id.in_(ids)] if ids is not None else []
+    rows = db.session.execute(
+        select(
+            SaleEarning.level,
+            Agent.code,
+            Agent.name,
+            func.count(),
+            func.sum(SaleEarning.amount),
+        )
+        .join(Agent, Agent.id == SaleEarning.agent_id)
+        .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
+        .where(
+            sellers,
+            *earners,
+            SaleEarning.sold_at >= period.start,
+            SaleEarning.sold_at < period.end,
+            or_(SaleEarning.voucher_id.is_(None), Voucher.status != VoucherStatus.VOID),
+        )
+        .group_by(SaleEarning.level, Agent.code, Agent.name)
+        .order_by(SaleEarning.level, Agent.code)
+    ).all()
+    lines = [
+        EarningLine(level, code, name, count, int(amount or 0))
+        for level, code, name, count, amount in rows
+    ]
+    net = None
+    if ids is None:
+        net = db.session.execute(
+            select(func.coalesce(func.sum(SaleEarning.buy_price), 0))
+            .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
+            .where(
+                sellers,
+                SaleEarning.level == 1,
+                SaleEarning.sold_at >= period.start,
+                SaleEarning.sold_at < period.end,
+                or_(SaleEarning.voucher_id.is_(None), Voucher.status != VoucherStatus.VOID),
+            )
+        ).scalar_one()
+    return lines, (int(net) if net is not None else None)
+
+
 def sales_report(
     period: Period, *, agent_id: int | None = None, currency: str | None = None
 ) -> SalesReport:
-    """Return the sales of one agent (``agent_id``) or of all agents keeping ``currency``."""
+    """Return the sales of one agent's subtree (``agent_id``) or of all agents of ``currency``."""
     agent = db.session.get(Agent, agent_id) if agent_id is not None else None
     if agent is not None:
         currency = agent.currency
@@ -205,10 +271,11 @@ def sales_report(
     agents: dict = defaultdict(Figures)
     sold = redeemed = 0
 
-    groups = [(VOUCHER, *row) for row in _voucher_groups(period, agent_id, currency)]
+    ids = scope_ids(agent_id) if agent_id is not None else None
+    groups = [(VOUCHER, *row) for row in _voucher_groups(period, ids, currency)]
     groups += [
         (TOPUP, a, p, s, None, d, n, f, c)
-        for a, p, s, d, n, f, c in _topup_groups(period, agent_id, currency)
+        for a, p, s, d, n, f, c in _topup_groups(period, ids, currency)
     ]
     for kind, group_agent, product, seller, status, day, count, face, cost in groups:
         face, cost = int(face or 0), int(cost or 0)
@@ -232,6 +299,7 @@ def sales_report(
     seller_names = _names(User, (User.email,), sellers)
     agent_names = _names(Agent, (Agent.code, Agent.name), agents)
     dates = period.dates()
+    earnings, operator_net = _earning_lines(period, ids, currency)
     return SalesReport(
         period=period,
         currency=currency,
@@ -264,10 +332,12 @@ def sales_report(
             ),
             key=lambda line: (-line.figures.face_value, line.code),
         )
-        if agent_id is None
+        if agent_id is None or set(agents) - {agent_id}
         else [],
         vouchers_sold=sold,
         vouchers_redeemed=redeemed,
+        earnings=earnings,
+        operator_net=operator_net,
     )
 
 
@@ -299,6 +369,7 @@ class SaleRow:
 
 def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "USD"):
     """Yield every sale of the period in time order, voided vouchers included (marked)."""
+    ids = scope_ids(agent_id) if agent_id is not None else None
     vouchers = (
         select(
             Voucher.sold_at,
@@ -317,7 +388,7 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
         .join(Product, Product.id == Voucher.product_id)
         .outerjoin(User, User.id == Voucher.sold_by_id)
         .where(
-            _agent_scope(Voucher.agent_id, agent_id, currency),
+            _agent_scope(Voucher.agent_id, ids, currency),
             Voucher.sold_at >= period.start,
             Voucher.sold_at < period.end,
             Voucher.cost.is_not(None),
@@ -342,7 +413,7 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
         .join(Product, Product.id == TopUp.product_id)
         .outerjoin(User, User.id == TopUp.sold_by_id)
         .where(
-            _agent_scope(TopUp.agent_id, agent_id, currency),
+            _agent_scope(TopUp.agent_id, ids, currency),
             TopUp.source == TopUpSource.COUNTER,
             TopUp.created_at >= period.start,
             TopUp.created_at < period.end,
@@ -383,6 +454,76 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
         next_topup = next(pending, None)
 
 
+@dataclass(frozen=True)
+class EarningRow:
+    """One level's earning on one sale, as the earnings CSV lists it."""
+
+    sold_at: datetime
+    seller_code: str
+    reference: str
+    level: int
+    agent_code: str
+    buy_price: int
+    amount: int
+    counted: bool
+    currency: str
+
+
+def earning_rows(period: Period, *, agent_id: int | None = None, currency: str = "USD"):
+    """Yield each visible level's earning on every sale of the period, in time order."""
+    seller = Agent.__table__.alias("seller")
+    ids = scope_ids(agent_id) if agent_id is not None else None
+    earners = [SaleEarning.agent_id.in_(ids)] if ids is not None else []
+    query = (
+        select(
+            SaleEarning.sold_at,
+            seller.c.code,
+            Voucher.serial,
+            SaleEarning.topup_id,
+            SaleEarning.level,
+            Agent.code,
+            SaleEarning.buy_price,
+            SaleEarning.amount,
+            Voucher.status,
+            Agent.currency,
+        )
+        .join(Agent, Agent.id == SaleEarning.agent_id)
+        .join(seller, seller.c.id == SaleEarning.seller_agent_id)
+        .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
+        .where(
+            _agent_scope(SaleEarning.seller_agent_id, ids, currency),
+            *earners,
+            SaleEarning.sold_at >= period.start,
+            SaleEarning.sold_at < period.end,
+        )
+        .order_by(SaleEarning.sold_at, SaleEarning.id)
+        .execution_options(yield_per=2000)
+    )
+    for (
+        at,
+        seller_code,
+        serial,
+        topup_id,
+        level,
+        code,
+        price,
+        amount,
+        status,
+        cur,
+    ) in db.session.execute(query):
+        yield EarningRow(
+            at,
+            seller_code,
+            serial or f"topup:{topup_id}",
+            level,
+            code,
+            price,
+            amount,
+            status != VoucherStatus.VOID,
+            cur,
+        )
+
+
 # --- Settlement and stock ---------------------------------------------------------------------
 
 
@@ -397,15 +538,28 @@ class Settlement:
     sales_at_cost: int = 0
     refunds: int = 0
     adjustments: int = 0
+    #: Float moved within the tree: received from the parent less given to sub-agents, with
+    #: take-backs (positive for the parent, negative for the sub-agent).
+    transfers: int = 0
+    #: Commissions earned on sales below, less those given back for voided sales.
+    commissions: int = 0
     closing: int = 0
 
 
+#: Ledger kinds that move float within the tree, and the commissions on sales below.
+TRANSFER_KINDS = {LedgerKind.TRANSFER_IN, LedgerKind.TRANSFER_OUT, LedgerKind.TAKE_BACK}
+COMMISSION_KINDS = {LedgerKind.COMMISSION, LedgerKind.COMMISSION_REVERSAL}
+
+
 def settlements(period: Period, *, agent_id: int | None = None) -> list[Settlement]:
-    """Return the float settlement of one agent or of every agent in the period."""
-    query = select(Agent).order_by(Agent.code)
+    """Return the float settlement of one agent or of every agent in the period, in tree order.
+
+    Each agent follows its parent (``agent.depth`` says how far to indent it).
+    """
+    agents = whole_tree()
     if agent_id is not None:
-        query = query.where(Agent.id == agent_id)
-    result = {agent.id: Settlement(agent) for agent in db.session.execute(query).scalars()}
+        agents = [agent for agent in agents if agent.id == agent_id]
+    result = {agent.id: Settlement(agent) for agent in agents}
     scope = [LedgerEntry.agent_id == agent_id] if agent_id is not None else []
     opening = db.session.execute(
         select(LedgerEntry.agent_id, func.sum(LedgerEntry.amount))
@@ -428,6 +582,10 @@ def settlements(period: Period, *, agent_id: int | None = None) -> list[Settleme
             settlement.sales_at_cost -= amount
         elif kind == LedgerKind.VOID_REFUND:
             settlement.refunds += amount
+        elif kind in TRANSFER_KINDS:
+            settlement.transfers += amount
+        elif kind in COMMISSION_KINDS:
+            settlement.commissions += amount
         else:
             settlement.adjustments += amount
     for settlement in result.values():
@@ -437,6 +595,8 @@ def settlements(period: Period, *, agent_id: int | None = None) -> list[Settleme
             - settlement.sales_at_cost
             + settlement.refunds
             + settlement.adjustments
+            + settlement.transfers
+            + settlement.commissions
         )
     return list(result.values())
 

@@ -1,8 +1,11 @@
 """Report pages: the dashboard, sales (HTML, CSV, PDF), and the operator's settlement and stock.
 
-Agent managers see their own agent only; admins see every agent, or one with ``?agent=CODE``.
+Agent managers see their own agent and every sub-agent below it (``?agent=CODE`` narrows to one
+of them); admins see every agent, or one agent's subtree with ``?agent=CODE``.
 Counter staff see no reports (the counter shows their own sales of the day).
 """
+
+import contextlib
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
@@ -10,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from shop.agents import services as agent_services
+from shop.agents import tree as agent_tree
 from shop.agents.access import current_agent
 from shop.auth.decorators import admin_required, role_required
 from shop.auth.models import Role
@@ -17,7 +21,7 @@ from shop.reports import periods, queries, services
 from shop.reports import storefront as storefront_reports
 from shop.reports.charts import daily_chart
 from shop.reports.pdf import render_sales_report
-from shop.reports.sales_csv import csv_filename, sales_csv
+from shop.reports.sales_csv import csv_filename, earnings_csv, sales_csv
 from shop.timeutil import utcnow
 from shop.web import download_response
 
@@ -50,6 +54,8 @@ class _Scope:
 
     def __init__(self):
         self.currencies = []
+        #: The agents of a manager's subtree it may narrow the report to (none: no sub-agents).
+        self.choices = []
         if current_user.has_role(Role.ADMIN) and current_user.agent_id is None:
             code = request.args.get("agent", "").strip()
             if code:
@@ -61,7 +67,15 @@ class _Scope:
                 self.agent = None
                 self.currencies = queries.agent_currencies() or ["USD"]
         else:
+            # A manager reads its own agent's subtree; ``agent=`` picks an agent within it
+            # (anything outside it is ignored: the manager's own agent is shown).
             self.agent = current_agent()
+            subtree = agent_tree.subtree(self.agent)
+            self.choices = subtree if len(subtree) > 1 else []
+            code = request.args.get("agent", "").strip()
+            if code:
+                with contextlib.suppress(agent_services.AgentNotFound):
+                    self.agent = agent_tree.descendant(self.agent, code, include_root=True)
         chosen = request.args.get("currency", "")
         self.currency = (
             self.agent.currency
@@ -79,7 +93,9 @@ class _Scope:
 
     def link_args(self) -> dict:
         """Return the query arguments that keep this scope in links."""
-        if self.agent is not None and current_user.has_role(Role.ADMIN):
+        if self.agent is not None and (
+            current_user.has_role(Role.ADMIN) or self.agent.id != current_user.agent_id
+        ):
             return {"agent": self.agent.code}
         return {} if self.agent else {"currency": self.currency}
 
@@ -135,6 +151,10 @@ def sales():
     if kind == "csv":
         content = sales_csv(period, agent_id=scope.agent_id, currency=scope.currency)
         return download_response(content, csv_filename(period, scope.file_label), "text/csv")
+    if kind == "earnings_csv":
+        content = earnings_csv(period, agent_id=scope.agent_id, currency=scope.currency)
+        name = csv_filename(period, scope.file_label).replace("sales-", "earnings-", 1)
+        return download_response(content, name, "text/csv")
     report = queries.sales_report(period, agent_id=scope.agent_id, currency=scope.currency)
     if kind == "pdf":
         label = f"{scope.agent.name} ({scope.agent.code})" if scope.agent else "All agents"

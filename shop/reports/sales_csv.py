@@ -14,11 +14,16 @@ Columns, in order (README "Reports" documents them too):
 ``counted``         ``1`` if the row counts as a sale, ``0`` for a voided voucher
 ``face_value_minor``, ``cost_minor``, ``margin_minor``  integer minor units
 ``currency``
+
+The earnings CSV has a row per sale and level of the tree the reader may see: ``sold_at_utc``,
+``local_date``, ``seller_code``, ``reference`` (serial or ``topup:<id>``), ``level``,
+``agent_code`` (who earned it), ``buy_price_minor``, ``earning_minor``, ``counted`` and
+``currency``.
 """
 
 from shop.csv_export import csv_bytes
 from shop.reports.periods import Period
-from shop.reports.queries import sale_rows
+from shop.reports.queries import earning_rows, sale_rows
 
 HEADER = [
     "kind",
@@ -62,6 +67,40 @@ def sales_csv(period: Period, *, agent_id: int | None = None, currency: str = "U
         for row in sale_rows(period, agent_id=agent_id, currency=currency)
     )
     return csv_bytes(HEADER, rows)
+
+
+EARNINGS_HEADER = [
+    "sold_at_utc",
+    "local_date",
+    "seller_code",
+    "reference",
+    "level",
+    "agent_code",
+    "buy_price_minor",
+    "earning_minor",
+    "counted",
+    "currency",
+]
+
+
+def earnings_csv(period: Period, *, agent_id: int | None = None, currency: str = "USD") -> bytes:
+    """Return the CSV of each level's earning on every sale of the period (a row per level)."""
+    rows = (
+        (
+            row.sold_at.isoformat(),
+            period.local_date(row.sold_at).isoformat(),
+            row.seller_code,
+            row.reference,
+            row.level,
+            row.agent_code,
+            row.buy_price,
+            row.amount,
+            1 if row.counted else 0,
+            row.currency,
+        )
+        for row in earning_rows(period, agent_id=agent_id, currency=currency)
+    )
+    return csv_bytes(EARNINGS_HEADER, rows)
 
 
 def csv_filename(period: Period, scope: str) -> str:
