@@ -131,6 +131,7 @@ def reap_stale_jobs() -> str:
 def send_due_mail() -> str:
     """Queue every mail whose time has come: a lost enqueue is never a lost mail."""
     due = mail.due_message_ids()
+    db.session.commit()  # end this read: each send runs in its own transaction
     for message_id in due:
         send_outbox_message(message_id)
     return f"queued {len(due)} mail(s)"

@@ -50,7 +50,12 @@ def send_mail(
     body that ``contains_secrets`` (voucher PINs) is never logged, only kept in the outbox.
     """
     message = OutboxMessage(
-        recipient=recipient, subject=subject, body=body, kind=kind, status=OutboxStatus.PENDING
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        kind=kind,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=utcnow(),
     )
     if not current_app.config.get("MAIL_SERVER"):
         message.status = OutboxStatus.UNSENT
