@@ -7,6 +7,7 @@ what lets the reaper and the sweeper queue work again whenever they are in doubt
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -43,6 +44,22 @@ def send_outbox_message(message_id: int) -> None:
     if message is not None and message.status == OutboxStatus.RETRY:
         delay = max((message.next_attempt_at - utcnow()).total_seconds(), 0)
         send_outbox_message.schedule(args=(message_id,), delay=delay)
+
+
+def ping_key(token: str) -> str:
+    """Return the queue's key under which a worker answers the ping ``token``."""
+    return f"ping:{token}"
+
+
+def queue_delay(sent_at: float) -> float:
+    """Return the seconds since ``sent_at`` (a ``time.time()``): how long a task waited."""
+    return time.time() - sent_at
+
+
+@huey.task()
+def ping(sent_at: float, token: str) -> None:
+    """Answer ``flask jobs ping``: store how long this task waited for a worker."""
+    huey.put(ping_key(token), queue_delay(sent_at))
 
 
 @dataclass(frozen=True)
