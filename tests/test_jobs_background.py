@@ -315,3 +315,18 @@ def test_the_page_of_jobs_speaks_chinese(client, login):
     login("admin")
     page = client.get("/admin/jobs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "后台任务" in page and "每 5 分钟" in page
+
+
+def test_a_reconcile_that_could_not_reach_the_provider_is_shown_as_failed(
+    app, client, login, monkeypatch
+):
+    from shop.storefront import payment_flow
+
+    report = payment_flow.ReconcileReport()
+    report.unreachable.append("WD-ORDER-1")
+    monkeypatch.setattr(payment_flow, "reconcile", lambda: report)
+    tasks.reconcile_orders()
+    run = db.session.get(PeriodicRun, "reconcile_orders")
+    assert not run.ok and run.outcome.endswith("unreachable 1")
+    login("admin")
+    assert "Failed: checked 0" in client.get("/admin/jobs").get_data(as_text=True)
