@@ -330,3 +330,24 @@ def test_a_reconcile_that_could_not_reach_the_provider_is_shown_as_failed(
     assert not run.ok and run.outcome.endswith("unreachable 1")
     login("admin")
     assert "Failed: checked 0" in client.get("/admin/jobs").get_data(as_text=True)
+
+
+def test_workers_taking_one_print_job_at_once_render_it_once(app):
+    job_id = make_print_job().id
+    start = threading.Barrier(3)
+    outcomes = []
+
+    def worker():
+        with app.app_context():
+            start.wait(timeout=10)
+            outcomes.append(print_jobs.run_print_job(job_id))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes, key=str) == [None, None, PrintJobStatus.DONE]
+    done = job_row(job_id)
+    assert (done.status, done.attempts) == (PrintJobStatus.DONE, 1)
+    assert print_files().names() == [done.file_name]
