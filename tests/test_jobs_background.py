@@ -274,12 +274,14 @@ def test_after_three_dead_workers_a_job_is_failed_and_the_admin_can_retry_it(app
         assert (report.failed == [job.id]) == (attempt == print_jobs.MAX_ATTEMPTS)
     failed = job_row(job.id)
     assert failed.status == PrintJobStatus.FAILED
-    assert failed.error == "The worker stopped responding (attempt 3 of 3)."
+    assert failed.error == "The worker stopped responding."
     assert print_jobs.claim_print_job(job.id) is None, "a failed job is not taken"
 
     login("admin")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert "The worker stopped responding (attempt 3 of 3)." in page
+    assert "The worker stopped responding." in page
+    page_zh = client.get("/admin/jobs", headers={"Accept-Language": "zh-CN"})
+    assert "任务进程无响应。" in page_zh.get_data(as_text=True)
     assert f"Retry job {job.id}" in page
     response = client.post(f"/admin/jobs/print/{job.id}/retry")
     assert response.status_code == 302
