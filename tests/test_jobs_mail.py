@@ -210,6 +210,12 @@ class TestOnAQueue:
         assert len(mailbox.messages) == 1
         assert outbox_row(message_id).attempts == 1
 
+    def test_the_page_of_jobs_counts_the_mail_waiting_to_be_sent(self, client, login, mailbox):
+        write_mail()
+        login("admin")
+        page = client.get("/admin/jobs").get_data(as_text=True)
+        assert "Waiting to be sent: 1 new, 0 to retry, 0 being sent." in page
+
     def test_two_workers_taking_one_mail_at_once_send_it_once(self, app, mailbox):
         message_id = write_mail()
         start = threading.Barrier(4)

@@ -8,8 +8,9 @@ what lets the reaper and the sweeper queue work again whenever they are in doubt
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app
@@ -69,8 +70,8 @@ class Periodic:
     """A periodic task as the admin page and the tests see it."""
 
     name: str
-    #: huey's test of a minute: does the task run then?
-    schedule: crontab
+    #: huey's test of a minute (a naive UTC datetime): does the task run then?
+    schedule: Callable[[datetime], bool]
     #: When it runs, in words.
     when: str
 
