@@ -10,7 +10,7 @@ the first enqueue until all have run (the producer's side included). Beside them
 run, the same figures for a plain call of the same function (``queue_delay``): what the queue
 costs on top of doing the work inline. "enqueue µs" is what queueing one task costs the
 process that queues it (a request).
-Redis is ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``; it is flushed).
+Redis is ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``; the queue's keys are flushed).
 """
 
 import argparse
