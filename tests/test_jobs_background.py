@@ -274,12 +274,14 @@ def test_after_three_dead_workers_a_job_is_failed_and_the_admin_can_retry_it(app
         assert (report.failed == [job.id]) == (attempt == print_jobs.MAX_ATTEMPTS)
     failed = job_row(job.id)
     assert failed.status == PrintJobStatus.FAILED
-    assert failed.error == "The worker stopped responding (attempt 3 of 3)."
+    assert failed.error == "The worker stopped responding."
     assert print_jobs.claim_print_job(job.id) is None, "a failed job is not taken"
 
     login("admin")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert "The worker stopped responding (attempt 3 of 3)." in page
+    assert "The worker stopped responding." in page
+    page_zh = client.get("/admin/jobs", headers={"Accept-Language": "zh-CN"})
+    assert "任务进程无响应。" in page_zh.get_data(as_text=True)
     assert f"Retry job {job.id}" in page
     response = client.post(f"/admin/jobs/print/{job.id}/retry")
     assert response.status_code == 302
@@ -315,3 +317,39 @@ def test_the_page_of_jobs_speaks_chinese(client, login):
     login("admin")
     page = client.get("/admin/jobs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "后台任务" in page and "每 5 分钟" in page
+
+
+def test_a_reconcile_that_could_not_reach_the_provider_is_shown_as_failed(
+    app, client, login, monkeypatch
+):
+    from shop.storefront import payment_flow
+
+    report = payment_flow.ReconcileReport()
+    report.unreachable.append("WD-ORDER-1")
+    monkeypatch.setattr(payment_flow, "reconcile", lambda: report)
+    tasks.reconcile_orders()
+    run = db.session.get(PeriodicRun, "reconcile_orders")
+    assert not run.ok and run.outcome.endswith("unreachable 1")
+    login("admin")
+    assert "Failed: checked 0" in client.get("/admin/jobs").get_data(as_text=True)
+
+
+def test_workers_taking_one_print_job_at_once_render_it_once(app):
+    job_id = make_print_job().id
+    start = threading.Barrier(3)
+    outcomes = []
+
+    def worker():
+        with app.app_context():
+            start.wait(timeout=10)
+            outcomes.append(print_jobs.run_print_job(job_id))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes, key=str) == [None, None, PrintJobStatus.DONE]
+    done = job_row(job_id)
+    assert (done.status, done.attempts) == (PrintJobStatus.DONE, 1)
+    assert print_files().names() == [done.file_name]

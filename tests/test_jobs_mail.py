@@ -210,6 +210,12 @@ class TestOnAQueue:
         assert len(mailbox.messages) == 1
         assert outbox_row(message_id).attempts == 1
 
+    def test_the_page_of_jobs_counts_the_mail_waiting_to_be_sent(self, client, login, mailbox):
+        write_mail()
+        login("admin")
+        page = client.get("/admin/jobs").get_data(as_text=True)
+        assert "Waiting to be sent: 1 new, 0 to retry, 0 being sent." in page
+
     def test_two_workers_taking_one_mail_at_once_send_it_once(self, app, mailbox):
         message_id = write_mail()
         start = threading.Barrier(4)
@@ -261,3 +267,20 @@ def test_without_a_mail_server_a_mail_is_kept_unsent_and_no_task_is_queued(app_c
     row = outbox_row(message_id)
     assert (row.status, row.attempts, row.sent_at) == (OutboxStatus.UNSENT, 0, None)
     assert mail_services.due_message_ids() == []
+
+
+def test_the_low_float_mail_goes_out_through_the_outbox_like_every_mail(app, mailbox):
+    from shop.agents.sales import sell_vouchers
+    from shop.agents.services import credit_agent
+    from shop.audit.services import Actor
+    from tests.factories import make_agent, make_product, make_user
+
+    app.config["LOW_FLOAT_THRESHOLD"] = 10_000
+    shop = make_agent(discount_bps=1000)
+    make_user("agent_manager", agent=shop, email="manager@example.com")
+    product = make_product(price=1500)
+    credit_agent(shop.code, 11_000)
+    sell_vouchers(shop.id, product.sku, 1, Actor.system("test"))  # 11,000 -> 9,650: crossed
+    row = db.session.execute(db.select(OutboxMessage).filter_by(kind="low_float")).scalar_one()
+    assert (row.recipient, row.status, row.attempts) == ("manager@example.com", "sent", 1)
+    assert len(mailbox.messages) == 1 and b"Low float at" in mailbox.messages[0]

@@ -106,3 +106,26 @@ class TestPostgresqlQueue:
     def test_a_task_travels_through_postgresql(self, app):
         assert isinstance(huey.storage, PostgresStorage)
         mail_goes_through_the_queue(app)
+
+
+def test_jobs_ping_answers_when_tasks_run(runner):
+    result = runner.invoke(args=["jobs", "ping"])
+    assert result.exit_code == 0, result.output
+    assert "a worker took the task after" in result.output
+
+
+class TestWithoutAWorker:
+    @pytest.fixture
+    def app_config(self):
+        return {"JOBS_IMMEDIATE": False}
+
+    def test_jobs_ping_says_when_no_worker_takes_the_task(self, runner):
+        result = runner.invoke(args=["jobs", "ping", "--timeout", "0.05"])
+        assert result.exit_code == 1
+        assert "no worker took the task within 0.05 s" in result.output
+
+    def test_jobs_worker_refuses_to_run_in_immediate_mode(self, app, runner):
+        app.config["JOBS_IMMEDIATE"] = True
+        result = runner.invoke(args=["jobs", "worker"])
+        assert result.exit_code == 1
+        assert "JOBS_IMMEDIATE is set" in result.output

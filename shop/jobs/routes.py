@@ -2,22 +2,36 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from shop.auth.decorators import admin_required
 from shop.jobs import services
+from shop.mail import services as mail
 from shop.mail.services import MessageNotResendable
+from shop.vouchers import print_jobs
 from shop.vouchers.print_jobs import PrintJobNotRetriable
 from shop.vouchers.printing import PrintJobNotFound
 from shop.web import current_actor
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
+#: Errors that the shop itself records, in the reader's language (others are shown as written).
+KNOWN_ERRORS = {
+    print_jobs.WORKER_DIED: _l("The worker stopped responding."),
+    mail.WORKER_DIED: _l(
+        "The worker stopped while sending: the mail may or may not have gone out."
+    ),
+    mail.NO_MAIL_SERVER: _l("No MAIL_SERVER is configured."),
+}
+
 
 @bp.get("")
 @admin_required
 def admin_jobs():
     """Show queued, running and failed print jobs, the periodic tasks and failed mails."""
-    return render_template("jobs/admin_jobs.html", overview=services.jobs_overview())
+    return render_template(
+        "jobs/admin_jobs.html", overview=services.jobs_overview(), known_errors=KNOWN_ERRORS
+    )
 
 
 @bp.post("/print/<id:job_id>/retry")

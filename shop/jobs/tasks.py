@@ -7,13 +7,17 @@ what lets the reaper and the sweeper queue work again whenever they are in doubt
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from huey import crontab
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.jobs.models import PeriodicRun
@@ -45,13 +49,29 @@ def send_outbox_message(message_id: int) -> None:
         send_outbox_message.schedule(args=(message_id,), delay=delay)
 
 
+def ping_key(token: str) -> str:
+    """Return the queue's key under which a worker answers the ping ``token``."""
+    return f"ping:{token}"
+
+
+def queue_delay(sent_at: float) -> float:
+    """Return the seconds since ``sent_at`` (a ``time.time()``): how long a task waited."""
+    return time.time() - sent_at
+
+
+@huey.task()
+def ping(sent_at: float, token: str) -> None:
+    """Answer ``flask jobs ping``: store how long this task waited for a worker."""
+    huey.put(ping_key(token), queue_delay(sent_at))
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A periodic task as the admin page and the tests see it."""
 
     name: str
-    #: huey's test of a minute: does the task run then?
-    schedule: crontab
+    #: huey's test of a minute (a naive UTC datetime): does the task run then?
+    schedule: Callable[[datetime], bool]
     #: When it runs, in words.
     when: str
 
@@ -61,7 +81,11 @@ SCHEDULE: dict[str, Periodic] = {}
 
 
 def periodic(name: str, when, **schedule):
-    """Declare a periodic task whose every run is recorded in ``PeriodicRun``."""
+    """Declare a periodic task whose every run is recorded in ``PeriodicRun``.
+
+    The task returns what it did, or ``(ok, what it did)`` when it can finish and still not be
+    well (a payment provider that did not answer).
+    """
     validate = crontab(**schedule)
 
     def decorator(func):
@@ -75,7 +99,8 @@ def periodic(name: str, when, **schedule):
                 db.session.rollback()
                 _record(name, started, utcnow(), False, str(exc) or exc.__class__.__name__)
                 raise
-            _record(name, started, utcnow(), True, outcome)
+            ok, outcome = outcome if isinstance(outcome, tuple) else (True, outcome)
+            _record(name, started, utcnow(), ok, outcome)
 
         SCHEDULE[name] = Periodic(name, validate, when)
         return huey.periodic_task(validate, name=name)(in_app_context(run))
@@ -84,24 +109,30 @@ def periodic(name: str, when, **schedule):
 
 
 def _record(name, started_at, finished_at, ok: bool, outcome: str) -> None:
-    row = db.session.get(PeriodicRun, name) or PeriodicRun(name=name)
-    row.started_at, row.finished_at, row.ok, row.outcome = (
-        started_at,
-        finished_at,
-        ok,
-        outcome[:300],
-    )
-    db.session.add(row)
+    values = {
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "ok": ok,
+        "outcome": outcome[:300],
+    }
+    update_run = update(PeriodicRun).where(PeriodicRun.name == name).values(**values)
+    if not db.session.execute(update_run).rowcount:
+        db.session.add(PeriodicRun(name=name, **values))
+        try:
+            db.session.commit()
+        except IntegrityError:  # another worker wrote the first run of this task just now
+            db.session.rollback()
+            db.session.execute(update_run)
     db.session.commit()
 
 
 @periodic("reconcile_orders", _l("every 5 minutes"), minute="*/5")
-def reconcile_orders() -> str:
+def reconcile_orders() -> tuple[bool, str]:
     """Finish or close orders that a crash or a lost webhook left open (``orders reconcile``)."""
     from shop.storefront import payment_flow
 
     report = payment_flow.reconcile()
-    return (
+    return not report.unreachable, (
         f"checked {report.checked}, fulfilled {len(report.fulfilled)}, "
         f"closed {len(report.closed)}, expired {len(report.expired)}, "
         f"unreachable {len(report.unreachable)}"

@@ -39,7 +39,9 @@ RETRY_DELAYS = (
     timedelta(hours=2),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+#: Errors the shop itself records (the page of jobs shows them translated).
 WORKER_DIED = "The worker stopped while sending: the mail may or may not have gone out."
+NO_MAIL_SERVER = "No MAIL_SERVER is configured."
 
 
 class MessageNotResendable(Exception):
@@ -125,7 +127,7 @@ def deliver_message(message_id: int) -> OutboxMessage | None:
     if message.channel == Channel.SMS:
         values |= _deliver_sms(message)
     elif not config.get("MAIL_SERVER"):
-        values |= {"status": OutboxStatus.UNSENT, "error": "No MAIL_SERVER is configured."}
+        values |= {"status": OutboxStatus.UNSENT, "error": NO_MAIL_SERVER}
     else:
         try:
             _deliver_smtp(config, message.recipient, message.subject, message.body)

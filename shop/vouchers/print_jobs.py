@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 100
 #: Claims of one job before it is left failed for an admin to retry.
 MAX_ATTEMPTS = 3
-WORKER_DIED = "The worker stopped responding (attempt %(attempt)d of %(max)d)."
+#: The error of a job whose last worker died (the page of jobs shows it translated).
+WORKER_DIED = "The worker stopped responding."
 
 
 class ClaimLost(Exception):
@@ -182,8 +183,11 @@ def reap_print_jobs(stale_before: datetime) -> ReaperReport:
         final = attempts >= MAX_ATTEMPTS
         values = {"claim": ""}
         if final:
-            error = WORKER_DIED % {"attempt": attempts, "max": MAX_ATTEMPTS}
-            values |= {"status": PrintJobStatus.FAILED, "error": error, "finished_at": utcnow()}
+            values |= {
+                "status": PrintJobStatus.FAILED,
+                "error": WORKER_DIED,
+                "finished_at": utcnow(),
+            }
         else:
             values |= {"status": PrintJobStatus.QUEUED}
         taken = db.session.execute(

@@ -87,6 +87,7 @@ def main_pages(seed) -> list[MainPage]:
         MainPage("admin-cards", "admin", "/admin/cards"),
         MainPage("admin-card", "admin", "/admin/cards/1"),
         MainPage("audit-log", "admin", "/admin/audit"),
+        MainPage("admin-jobs", "admin", "/admin/jobs", shows="main #periodic-heading"),
         MainPage("admin-orders", "admin", "/admin/orders", shows="main tbody tr"),
         MainPage("admin-order", "admin", admin_order_path(seed), shows="main form [name=amount]"),
         MainPage("admin-promotions", "admin", "/admin/promotions", shows="main tbody tr"),
