@@ -40,6 +40,7 @@ ENV_SETTINGS = {
     "ORDER_MAX_QUANTITY": int,
     "REPORT_TIMEZONE": str,
     "SQLITE_CHECKPOINT_SECONDS": float,
+    "DATABASE_PING_IDLE_SECONDS": float,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -91,6 +92,9 @@ class Defaults:
     REPORT_TIMEZONE = "UTC"
     #: SQLite only: seconds between background WAL checkpoints (0: commits checkpoint inline).
     SQLITE_CHECKPOINT_SECONDS = 0.1
+    #: PostgreSQL only: a pooled connection idle longer than this is pinged before use (one
+    #: round trip); a busy one is not, so redemptions pay for no ``SELECT 1`` (0: ping always).
+    DATABASE_PING_IDLE_SECONDS = 10.0
     PASSWORD_RESET_MAX_AGE = 60 * 60
     #: Largest request body (proof uploads are at most 5 MB).
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
