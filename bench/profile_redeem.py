@@ -55,7 +55,7 @@ def instrument(app) -> None:
         engine = db.engine
         engine.raw_connection = timed("pool checkout (with pre-ping)", engine.raw_connection)
     redemption_sql.redeem = timed("statements", redemption_sql.redeem)
-    services.begin_driver_write = timed("begin", services.begin_driver_write)
+    redemption_sql.begin_driver_write = timed("begin", redemption_sql.begin_driver_write)
     psycopg.Connection.commit = timed("commit", psycopg.Connection.commit)
     services.reserve_all = timed("guess limits: reserve", services.reserve_all)
     throttle.FailureLimit.release = timed("guess limits: release", throttle.FailureLimit.release)

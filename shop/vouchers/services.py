@@ -15,7 +15,7 @@ from shop.audit.services import Actor
 from shop.cards import services as card_services
 from shop.cards.numbers import normalise_card_number
 from shop.catalog.models import Product
-from shop.db import begin_driver_write, end_transaction
+from shop.db import end_transaction
 from shop.extensions import db
 from shop.throttle import FailureLimit, Throttled, reserve_all
 from shop.timeutil import utcnow
@@ -179,30 +179,21 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
     engine = db.engine
     pooled = engine.raw_connection()  # the app's pool, without a Connection object around it
     try:
-        driver = pooled.driver_connection
-        begin_driver_write(driver, engine)
-        try:
-            voucher, topup = redemption_sql.redeem(
-                driver,
-                engine.dialect,
-                card_number=card_number,
-                pin_hashes=pin_hashes,
-                channel=channel,
-                actor=actor,
-                agent_id=agent_id,
-                now=now,
-                audit_details={"card": card_number, "channel": channel},
-            )
-            if wanted_serial and voucher.serial != wanted_serial:
-                raise VoucherNotFound()
-        except redemption_sql.NoActiveVoucher:
-            driver.rollback()
-            _explain_refusal(pin, wanted_serial, actor, now)
-            raise AssertionError("unreachable") from None
-        except BaseException:
-            driver.rollback()
-            raise
-        driver.commit()
+        voucher, topup = redemption_sql.redeem(
+            pooled.driver_connection,
+            engine,
+            card_number=card_number,
+            pin_hashes=pin_hashes,
+            serial=wanted_serial,
+            channel=channel,
+            actor=actor,
+            agent_id=agent_id,
+            now=now,
+            audit_details={"card": card_number, "channel": channel},
+        )
+    except redemption_sql.NoActiveVoucher:
+        _explain_refusal(pin, wanted_serial, actor, now)
+        raise AssertionError("unreachable") from None
     finally:
         pooled.close()  # back to the pool
     return Redemption(serial=voucher.serial, sku=_sku_of(voucher.product_id), topup=topup)
