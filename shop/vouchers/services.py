@@ -17,7 +17,7 @@ from shop.cards.numbers import normalise_card_number
 from shop.catalog.models import Product
 from shop.db import end_transaction
 from shop.extensions import db
-from shop.throttle import FailureLimit, Throttled, reserve_all
+from shop.throttle import FailureLimit, Throttled, release_all, reserve_all
 from shop.timeutil import utcnow
 from shop.vouchers import lifecycle, redemption_sql
 from shop.vouchers.crypto import pin_vault
@@ -88,11 +88,6 @@ def _guess_limits(card_number: str, client: str) -> list[tuple[FailureLimit, str
     ]
 
 
-def _release(limits: list[tuple[FailureLimit, str]]) -> None:
-    for failure_limit, key in limits:
-        failure_limit.release(key)
-
-
 def _count_global_failure() -> None:
     """Count a failed guess shop-wide and alert when the ceiling is crossed.
 
@@ -150,9 +145,9 @@ def redeem_voucher(
         raise
     except BaseException:
         db.session.rollback()
-        _release(limits)
+        release_all(limits)
         raise
-    _release(limits)
+    release_all(limits)
     return result
 
 
