@@ -8,7 +8,7 @@ PORT ?= 5000
 SIM_PORT ?= 5001
 SMS_PORT ?= 5005
 
-.PHONY: install install-test run test screenshots lint format translations extract-messages clean
+.PHONY: install install-test run test bench screenshots lint format translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ run: install
 
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Every benchmark briefly, one table of ratios (figure beside its reference, same run), ~3 minutes.
+# Needs wrk (apt-get install wrk) and PostgreSQL; BENCH_ARGS="--only redeem" narrows it.
+bench: install-test
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 # Full-page PNGs of the main pages, phone and desktop, English and Chinese, into screenshots/.
 screenshots: install-test

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+#: The database each PostgreSQL benchmark drops and creates (one name per engineer sharing a host).
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "shop_bench")
 SECRETS = {
     "SECRET_KEY": "bench-secret-" + "x" * 32,
     "PIN_HMAC_KEY": "22" * 32,
@@ -31,10 +33,10 @@ def database_url(backend: str, workdir: Path) -> str:
         return f"sqlite:///{workdir / 'bench.db'}"
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS shop_bench WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE shop_bench"))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
     engine.dispose()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/shop_bench"
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
 
 
 def make_app(url: str, workdir: Path, **extra):
@@ -46,10 +48,16 @@ def make_app(url: str, workdir: Path, **extra):
 
 
 def free_port() -> int:
-    """Return a free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a free TCP port on the loopback interface, from ``BENCH_PORTS`` (``5400-5499``)."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 @contextmanager

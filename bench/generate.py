@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-GOALS = {"sqlite": 3.0, "postgresql": 6.0}
+GOALS = {"sqlite": 2.5, "postgresql": 4.0}
 
 
 def child(backend: str, count: int) -> None:

@@ -35,13 +35,14 @@ GOALS = {"one agent": 0.2, "all agents": 2.0}
 
 
 def fresh_postgres() -> str:
-    """Create (or empty) the ``bench`` database and return its URL."""
+    """Create (or empty) the database ``BENCH_REPORT_POSTGRES_URL`` names and return its URL."""
     admin = create_engine(
         POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
     )
+    name = POSTGRES_URL.rsplit("/", 1)[1]
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS bench WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE bench"))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return POSTGRES_URL
 

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from shop import config as shop_config
 from shop import wal
-from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection
+from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection, ping_when_idle
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
 from shop.session_cookie import SessionCookieInterface
 
@@ -73,9 +73,7 @@ def load_configuration(app: Flask, overrides: dict) -> None:
     if "SESSION_COOKIE_SECURE" not in explicit and app.debug:
         app.config["SESSION_COOKIE_SECURE"] = False
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("factory", GatedSQLiteConnection)
     if app.config["PROXY_FIX_X_FOR"]:
@@ -143,6 +141,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine, app.config["SQLITE_CHECKPOINT_SECONDS"])
+        else:
+            ping_when_idle(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -11,10 +11,51 @@ and servers; a store that is down raises, it never switches limiting off.
 import math
 import time
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from limits import parse
+from limits.errors import StorageError
+from limits.storage import RedisStorage
 
 from shop.extensions import limiter
+
+#: Reserve an attempt under several limits in one Redis round trip, exactly as
+#: :meth:`FailureLimit.reserve` one key after another would: each counter goes up by one (and gets
+#: its window as expiry when it starts, as ``limits``' own increment does); at the first counter
+#: over its amount, the counters before it are given back and its index (from 1) and seconds to
+#: live are returned; the refusing counter keeps its count, as a refused attempt does. KEYS: the
+#: counters; ARGV: amount, window seconds, for each counter in turn.
+_RESERVE_ALL = """
+for i, key in ipairs(KEYS) do
+    local count = redis.call('incrby', key, 1)
+    if count == 1 then
+        redis.call('expire', key, ARGV[2 * i])
+    end
+    if count > tonumber(ARGV[2 * i - 1]) then
+        for j = 1, i - 1 do
+            if tonumber(redis.call('get', KEYS[j]) or '0') > 0 then
+                redis.call('decrby', KEYS[j], 1)
+            end
+        end
+        return {i, redis.call('ttl', key)}
+    end
+end
+return {0, 0}
+"""
+
+#: Give back a reservation under several limits in one round trip, as :meth:`FailureLimit.release`
+#: one key after another would: a counter above zero goes down by one.
+_RELEASE_ALL = """
+for _, key in ipairs(KEYS) do
+    if tonumber(redis.call('get', key) or '0') > 0 then
+        redis.call('decrby', key, 1)
+    end
+end
+return 0
+"""
+
+#: Per Redis store, its two scripts registered (sent by digest after the first call).
+_scripts: WeakKeyDictionary = WeakKeyDictionary()
 
 
 class Throttled(Exception):
@@ -73,8 +114,47 @@ class FailureLimit:
             limiter.storage.clear(self._key(key))
 
 
+def _redis_scripts(storage):
+    """Return the reserve and release scripts of a plain Redis store, or None for another store.
+
+    A Redis cluster is left to the one-key-at-a-time path: its keys may live on different nodes.
+    """
+    if type(storage) is not RedisStorage:
+        return None
+    scripts = _scripts.get(storage)
+    if scripts is None:
+        client = storage.get_connection()
+        scripts = _scripts[storage] = (
+            client.register_script(_RESERVE_ALL),
+            client.register_script(_RELEASE_ALL),
+        )
+    return scripts
+
+
+def _stored_keys(storage, limits_and_keys) -> list[str]:
+    return [storage.prefixed_key(limit._key(key)) for limit, key in limits_and_keys]
+
+
 def reserve_all(limits_and_keys: list[tuple[FailureLimit, str]]) -> None:
-    """Reserve an attempt under several limits; if one refuses, give the others back."""
+    """Reserve an attempt under several limits; if one refuses, give the others back.
+
+    On Redis this is one round trip (a script) instead of one per limit.
+    """
+    if not limiter.enabled:
+        return
+    storage = limiter.storage
+    scripts = _redis_scripts(storage)
+    if scripts is not None:
+        windows = []
+        for failure_limit, _key in limits_and_keys:
+            windows.extend(failure_limit._window())
+        try:
+            refused, ttl = scripts[0](keys=_stored_keys(storage, limits_and_keys), args=windows)
+        except storage.base_exceptions as error:
+            raise StorageError(error) from error
+        if refused:
+            raise Throttled(max(1, math.ceil(max(int(ttl), 0))))
+        return
     done: list[tuple[FailureLimit, str]] = []
     try:
         for failure_limit, key in limits_and_keys:
@@ -84,3 +164,19 @@ def reserve_all(limits_and_keys: list[tuple[FailureLimit, str]]) -> None:
         for failure_limit, key in done:
             failure_limit.release(key)
         raise
+
+
+def release_all(limits_and_keys: list[tuple[FailureLimit, str]]) -> None:
+    """Give back reservations whose attempt succeeded; on Redis in one round trip."""
+    if not limiter.enabled:
+        return
+    storage = limiter.storage
+    scripts = _redis_scripts(storage)
+    if scripts is None:
+        for failure_limit, key in limits_and_keys:
+            failure_limit.release(key)
+        return
+    try:
+        scripts[1](keys=_stored_keys(storage, limits_and_keys))
+    except storage.base_exceptions as error:
+        raise StorageError(error) from error

@@ -1,23 +1,32 @@
 """Fixtures: every app-level test runs on SQLite and, when reachable, on real PostgreSQL.
 
 Each test gets a clean, fully migrated schema: a fresh copy of a migrated SQLite file, or the
-PostgreSQL test database with every table truncated. The chain is
+PostgreSQL test database with every table emptied. The chain is
 ``backend -> app -> client / runner -> login(role)``.
+
+Building the app costs more than most tests (about 100 routes compiled), so a test gets the app
+of the test before it when that one was built with the same settings for the same backend, and
+nothing has re-bound the shared extensions since; its configuration, extension slots, instance
+folder and rate-limit counters are put back as they were when it was built. Tests of a module
+run SQLite first, then PostgreSQL, so that one app per backend serves the whole module.
 """
 
 import contextvars
+import copy
 import os
 import shutil
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
-from flask import has_app_context
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
+from limits.storage import MemoryStorage
 from sqlalchemy import create_engine, text
 
 from shop import create_app
 from shop.config import normalise_database_url
-from shop.extensions import db
+from shop.extensions import db, limiter
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TEST_SECRETS = {
@@ -89,6 +98,9 @@ def make_config(url: str, **extra) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ENABLED": True,
         "PASSWORD_MIN_LENGTH": 10,
+        # scrypt at N=2**10 instead of 2**15: the same code path at a 32nd of the cost (a hash
+        # takes 0.6 s on a loaded 2-core machine at the default, and most tests log someone in).
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         # Hundreds of throwaway SQLite files: no checkpoint thread each (see tests/test_wal.py).
         "SQLITE_CHECKPOINT_SECONDS": 0,
         # Tasks run where they are queued; tests of the queue itself turn this off.
@@ -104,14 +116,42 @@ def make_config(url: str, **extra) -> dict:
 #: Per test database URL: an engine, and whether its role is a superuser (asked once).
 _cleaning_engines: dict[str, tuple[object, bool]] = {}
 
+#: Empties every table and rewinds every used id sequence, in one round trip. ``DELETE`` with
+#: foreign-key triggers off (``session_replication_role``, a superuser's right) rather than
+#: ``TRUNCATE``: a test leaves a few rows, and ``TRUNCATE`` of every table costs new files for
+#: all of them. ``setval`` rather than ``ALTER SEQUENCE ... RESTART``, which also makes a new file.
+EMPTY_EVERY_TABLE = """
+DO $$
+DECLARE r record;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    FOR r IN SELECT tablename FROM pg_tables
+             WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('DELETE FROM public.%I', r.tablename);
+    END LOOP;
+    FOR r IN SELECT sequencename FROM pg_sequences
+             WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+        PERFORM setval(format('public.%I', r.sequencename), 1, false);
+    END LOOP;
+END $$
+"""
+
+#: The same for a role that may not switch triggers off: ``TRUNCATE``, slower but allowed.
+TRUNCATE_EVERY_TABLE = """
+DO $$
+DECLARE names text;
+BEGIN
+    SELECT string_agg(format('public.%I', tablename), ', ') INTO names FROM pg_tables
+    WHERE schemaname = 'public' AND tablename <> 'alembic_version';
+    IF names IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || names || ' RESTART IDENTITY CASCADE';
+    END IF;
+END $$
+"""
+
 
 def truncate_all(url: str) -> None:
-    """Empty every table of the PostgreSQL test database and restart its id sequences.
-
-    ``DELETE`` with foreign-key triggers off (``session_replication_role``, a superuser's right;
-    others get ``TRUNCATE``) rather than ``TRUNCATE``: a test leaves a few rows, and ``TRUNCATE``
-    of every table costs new files for all of them (about 0.1 s a test, a minute a run).
-    """
+    """Empty every table of the PostgreSQL test database and restart its id sequences."""
     if url not in _cleaning_engines:
         engine = create_engine(url, pool_size=1)
         with engine.connect() as connection:
@@ -120,41 +160,24 @@ def truncate_all(url: str) -> None:
             ).scalar()
         _cleaning_engines[url] = (engine, bool(superuser))
     engine, superuser = _cleaning_engines[url]
-    with engine.begin() as connection:
-        tables = (
-            connection.execute(
-                text(
-                    "SELECT tablename FROM pg_tables"
-                    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        sequences = (
-            connection.execute(
-                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
-            )
-            .scalars()
-            .all()
-        )
-        names = ", ".join(f'"{name}"' for name in tables)
-        if not names:
-            return
-        if not superuser:  # only a superuser may switch foreign-key triggers off
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            return
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        for name in tables:
-            connection.execute(text(f'DELETE FROM "{name}"'))
-        for name in sequences:
-            connection.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
+    pooled = engine.raw_connection()
+    try:  # the driver itself: no parameters, so its format's % signs stay the server's
+        pooled.driver_connection.execute(EMPTY_EVERY_TABLE if superuser else TRUNCATE_EVERY_TABLE)
+        pooled.commit()
+    finally:
+        pooled.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request):
     """The database kind under test."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def sqlite_link(tmp_path_factory):
+    """The one SQLite path every test's database is reached by: a link to that test's copy."""
+    return tmp_path_factory.mktemp("sqlite-current") / "shop.db"
 
 
 @pytest.fixture
@@ -169,7 +192,14 @@ def database_url(backend, request, tmp_path):
     template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "shop.db"
     shutil.copyfile(template, path)
-    return f"sqlite:///{path}"
+    # The URL stays the same from test to test, so an app can serve the next test too; SQLite
+    # follows the link, and keeps its -wal and -shm files beside this test's own copy.
+    link = request.getfixturevalue("sqlite_link")
+    staged = link.with_name("staged.db")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(path)
+    staged.replace(link)
+    return f"sqlite:///{link}"
 
 
 @pytest.fixture
@@ -192,13 +222,59 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+@dataclass
+class BuiltApp:
+    """An app kept for the next test, with what it looked like when it was built."""
+
+    settings: dict
+    app: Flask
+    config: dict
+    extensions: dict
+    limiter_storage: object
+
+
+#: Per backend, the app of the last test.
+_built_apps: dict[str, BuiltApp] = {}
+
+
+def app_for(backend: str, settings: dict, instance_path: str) -> Flask:
+    """Return an app built with ``settings``: the last test's if it may serve, else a new one.
+
+    An app may serve again if it was built with the same settings and no app was built since
+    (building one re-binds the shared extensions, the rate limiter's store among them).
+    """
+    built = _built_apps.get(backend)
+    if built is None or built.settings != settings or limiter.storage is not built.limiter_storage:
+        _built_apps.clear()  # every kept app now has the limiter's store of the app built now
+        # A copy: the factory fills in defaults (SQLite's connection factory) where it is given.
+        application = create_app(copy.deepcopy(settings), instance_path=instance_path)
+        application.test_client_class = IsolatedClient
+        built = BuiltApp(
+            settings,
+            application,
+            dict(application.config),
+            dict(application.extensions),
+            limiter.storage,
+        )
+        _built_apps[backend] = built
+        return application
+    application = built.app
+    application.config.clear()
+    application.config.update(built.config)
+    application.extensions.clear()
+    application.extensions.update(built.extensions)
+    application.instance_path = instance_path
+    if isinstance(limiter.storage, MemoryStorage):
+        limiter.storage.reset()  # a new app started with no counted attempts
+    return application
+
+
 @pytest.fixture
-def app(database_url, tmp_path, app_config):
+def app(backend, database_url, tmp_path, app_config):
     """The app bound to a clean database, inside an application context."""
-    application = create_app(
-        make_config(database_url, **app_config), instance_path=str(tmp_path / "instance")
+    application = app_for(
+        backend, make_config(database_url, **app_config), str(tmp_path / "instance")
     )
-    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         db.session.remove()
@@ -232,11 +308,20 @@ def login(client):
 
 
 def pytest_collection_modifyitems(items):
-    """Tag each test with its backend for the closing summary."""
+    """Tag each test with its backend; run a module's SQLite tests before its PostgreSQL ones."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "backend" in callspec.params:
             item.user_properties.append(("backend", callspec.params["backend"]))
+    modules = {}
+    for item in items:
+        modules.setdefault(item.path, len(modules))
+    items.sort(
+        key=lambda item: (
+            modules[item.path],
+            dict(item.user_properties).get("backend") == "postgresql",
+        )
+    )
 
 
 def pytest_runtest_logreport(report):

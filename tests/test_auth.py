@@ -4,9 +4,11 @@ import re
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.security import generate_password_hash
 
 from shop.auth import services
 from shop.auth.models import User
+from shop.config import Defaults
 from shop.extensions import db
 from shop.mail.models import OutboxMessage
 from tests.factories import PASSWORD, make_user
@@ -321,3 +323,11 @@ def test_logout_needs_a_post(client):
     post_login(client, user.email, PASSWORD)
     assert client.get("/logout").status_code == 405
     assert client.get("/account").status_code == 200
+
+
+def test_the_shop_hashes_passwords_with_scrypt_at_its_full_cost():
+    # The suite sets a cheaper scrypt for speed (tests/conftest.py); the shop itself never does.
+    assert Defaults.PASSWORD_HASH_METHOD == "scrypt"
+    assert generate_password_hash("x", method=Defaults.PASSWORD_HASH_METHOD).startswith(
+        "scrypt:32768:8:1$"
+    )

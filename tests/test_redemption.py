@@ -637,3 +637,18 @@ def test_redemptions_never_write_a_pin_to_the_logs(client, pack, caplog):
         for spelling in [*pin_spellings(pin), mistyped(pin)]:
             assert spelling not in logged
     assert json.dumps(good_api.pin) not in logged
+
+
+def test_postgresql_twin_of_the_expiry_rule_agrees_with_python(app, backend):
+    if backend != "postgresql":
+        pytest.skip("the SQL twin runs only on PostgreSQL")
+    from shop.cards.services import EXTENDED_EXPIRY_SQL, extended_expiry
+
+    now = utcnow()
+    expression = EXTENDED_EXPIRY_SQL.format(current=":current", now=":now", days=":days")
+    for current in (None, now - timedelta(days=3), now, now + timedelta(days=400, seconds=7)):
+        for days in (1, 30, 365):
+            in_sql = db.session.execute(
+                db.text(f"SELECT {expression}"), {"current": current, "now": now, "days": days}
+            ).scalar_one()
+            assert in_sql == extended_expiry(current, days, now), (current, days)

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -21,10 +22,13 @@ from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-PASSWORD_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a password
 RESET_SALT = "password-reset"
-#: Hash compared against when the e-mail is unknown, so both paths cost the same.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Return the hash compared against when the e-mail is unknown, so both paths cost the same."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class AccountError(Exception):
@@ -84,8 +88,8 @@ def check_password_policy(password: str, email: str = "") -> None:
 
 
 def hash_password(password: str) -> str:
-    """Return a salted scrypt hash of ``password``."""
-    return generate_password_hash(password, method=PASSWORD_METHOD)
+    """Return a salted hash of ``password`` by the configured method (scrypt)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -168,7 +172,8 @@ def authenticate(email: str, password: str, ip_address: str) -> User:
     account_key = (email or "").strip().lower()[:254]
     reserve_all([(per_account, account_key), (per_client, ip_address)])
     user = find_user_by_email(email)
-    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    stored = user.password_hash if user else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
+    password_ok = check_password_hash(stored, password or "")
     if user is None or not password_ok or not user.active:
         record_event(
             "user.login_failed",

@@ -110,6 +110,13 @@ def extended_expiry(current: datetime | None, validity_days: int, now: datetime)
     return start + timedelta(days=validity_days)
 
 
+#: :func:`extended_expiry` as a PostgreSQL expression, for statements that update the card row
+#: themselves; ``{current}``, ``{days}`` and ``{now}`` are SQL expressions. ``GREATEST`` skips a
+#: NULL, and a day is 24 hours as in ``timedelta`` (not a calendar day of the session's zone).
+#: ``tests/test_redemption.py`` checks both agree.
+EXTENDED_EXPIRY_SQL = "GREATEST({current}, {now}) + make_interval(hours => 24 * {days})"
+
+
 @dataclass(frozen=True)
 class CardState:
     """A card's row as read under its lock: what a top-up needs, without ORM bookkeeping."""

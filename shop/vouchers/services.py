@@ -15,9 +15,9 @@ from shop.audit.services import Actor
 from shop.cards import services as card_services
 from shop.cards.numbers import normalise_card_number
 from shop.catalog.models import Product
-from shop.db import begin_driver_write, end_transaction
+from shop.db import end_transaction
 from shop.extensions import db
-from shop.throttle import FailureLimit, Throttled, reserve_all
+from shop.throttle import FailureLimit, Throttled, release_all, reserve_all
 from shop.timeutil import utcnow
 from shop.vouchers import lifecycle, redemption_sql
 from shop.vouchers.crypto import pin_vault
@@ -88,11 +88,6 @@ def _guess_limits(card_number: str, client: str) -> list[tuple[FailureLimit, str
     ]
 
 
-def _release(limits: list[tuple[FailureLimit, str]]) -> None:
-    for failure_limit, key in limits:
-        failure_limit.release(key)
-
-
 def _count_global_failure() -> None:
     """Count a failed guess shop-wide and alert when the ceiling is crossed.
 
@@ -150,9 +145,9 @@ def redeem_voucher(
         raise
     except BaseException:
         db.session.rollback()
-        _release(limits)
+        release_all(limits)
         raise
-    _release(limits)
+    release_all(limits)
     return result
 
 
@@ -179,30 +174,21 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
     engine = db.engine
     pooled = engine.raw_connection()  # the app's pool, without a Connection object around it
     try:
-        driver = pooled.driver_connection
-        begin_driver_write(driver, engine)
-        try:
-            voucher, topup = redemption_sql.redeem(
-                driver,
-                engine.dialect,
-                card_number=card_number,
-                pin_hashes=pin_hashes,
-                channel=channel,
-                actor=actor,
-                agent_id=agent_id,
-                now=now,
-                audit_details={"card": card_number, "channel": channel},
-            )
-            if wanted_serial and voucher.serial != wanted_serial:
-                raise VoucherNotFound()
-        except redemption_sql.NoActiveVoucher:
-            driver.rollback()
-            _explain_refusal(pin, wanted_serial, actor, now)
-            raise AssertionError("unreachable") from None
-        except BaseException:
-            driver.rollback()
-            raise
-        driver.commit()
+        voucher, topup = redemption_sql.redeem(
+            pooled.driver_connection,
+            engine,
+            card_number=card_number,
+            pin_hashes=pin_hashes,
+            serial=wanted_serial,
+            channel=channel,
+            actor=actor,
+            agent_id=agent_id,
+            now=now,
+            audit_details={"card": card_number, "channel": channel},
+        )
+    except redemption_sql.NoActiveVoucher:
+        _explain_refusal(pin, wanted_serial, actor, now)
+        raise AssertionError("unreachable") from None
     finally:
         pooled.close()  # back to the pool
     return Redemption(serial=voucher.serial, sku=_sku_of(voucher.product_id), topup=topup)
