@@ -6,6 +6,7 @@ FLASK = $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
+ALIPAY_SIM_PORT ?= 5002
 
 .PHONY: install install-test run test screenshots lint format translations extract-messages clean
 
@@ -31,16 +32,20 @@ install-test: $(VENV)/.installed-test translations
 
 # Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
-# One supervisor (honcho) runs every line of Procfile.dev: the shop, and with PAYPAL_MODE unset
-# or "simulator" the simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop).
+# One supervisor (honcho) runs every line of Procfile.dev: the shop, and the simulators beside it
+# (PayPal on $(SIM_PORT), Alipay on $(ALIPAY_SIM_PORT), WeChat Pay on $(WECHATPAY_SIM_PORT)),
+# each unless its PAYPAL_MODE / ALIPAY_MODE / WECHATPAY_MODE says sandbox or live.
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal
+SIMULATORS = paypal alipay
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
-	if [ "$${PAYPAL_MODE:-simulator}" = simulator ]; then SKIP=; \
-	else SKIP="$$(printf '%s=0,' $(SIMULATORS))"; fi; \
-	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) PYTHONUNBUFFERED=1 \
+	SKIP=; for name in $(SIMULATORS); do \
+	  var="$$(echo $$name | tr a-z A-Z)_MODE"; eval "mode=\$${$$var:-simulator}"; \
+	  [ "$$mode" = simulator ] || SKIP="$${SKIP}$$name=0,"; \
+	done; \
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) \
+	  ALIPAY_SIM_PORT=$(ALIPAY_SIM_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 

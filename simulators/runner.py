@@ -180,7 +180,9 @@ def simulators_cli(context, shop_url):
 
 def main() -> None:
     """Run the command line with every provider registered."""
+    from simulators.alipay.command import alipay_command
     from simulators.paypal.command import paypal_command
 
     simulators_cli.add_command(paypal_command)
+    simulators_cli.add_command(alipay_command)
     simulators_cli()

@@ -99,12 +99,23 @@ def start_make_run(folder: Path, shop_port: int, sim_port: int, **environment):
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("PAYPAL_", "DATABASE_", "MAKE", "SHOP_", "RATELIMIT_"))
+        if not name.startswith(
+            ("PAYPAL_", "ALIPAY_", "WECHATPAY_", "DATABASE_", "MAKE", "SHOP_", "RATELIMIT_")
+        )
     }
     env.update(environment)
     with (folder / "make-run.log").open("wb") as log:
         return subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"PORT={shop_port}", f"SIM_PORT={sim_port}"],
+            [
+                "make",
+                "--no-print-directory",
+                "run",
+                f"PORT={shop_port}",
+                f"SIM_PORT={sim_port}",
+                # The other simulators on free ports too (tests run beside other shops).
+                f"ALIPAY_SIM_PORT={free_port()}",
+                f"WECHATPAY_SIM_PORT={free_port()}",
+            ],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -158,6 +169,7 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         assert any("honcho start" in command for command in commands)
         assert any("flask --app wsgi run" in command for command in commands)
         assert any("-m simulators paypal" in command for command in commands)
+        assert any("-m simulators alipay" in command for command in commands)
         # The shop is pointed at the simulator, and the simulator's webhooks at the shop.
         shop_env = next(
             Path(f"/proc/{pid}/environ").read_bytes()
@@ -178,7 +190,7 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         kill_leftovers(make, processes)
 
 
-def test_make_run_in_sandbox_mode_starts_the_shop_without_simulators(tmp_path):
+def test_make_run_in_sandbox_mode_starts_the_shop_without_the_paypal_simulator(tmp_path):
     folder = checkout_copy(tmp_path)
     shop_port, sim_port = free_port(), free_port()
     make = start_make_run(
@@ -194,7 +206,10 @@ def test_make_run_in_sandbox_mode_starts_the_shop_without_simulators(tmp_path):
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{shop_port}/"), make, folder)
         processes = descendants(make.pid)
-        assert not any("simulators" in command_line(pid) for pid in processes)
+        # Each provider's mode decides for its own simulator: Alipay's stays in simulator mode.
+        commands = [command_line(pid) for pid in processes]
+        assert not any("simulators paypal" in command for command in commands)
+        assert any("simulators alipay" in command for command in commands)
         assert not listening(sim_port)
 
         interrupt_and_wait(make)

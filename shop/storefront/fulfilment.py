@@ -24,6 +24,7 @@ from shop.extensions import db
 from shop.i18n import data_filter, money_filter
 from shop.mail.services import send_mail
 from shop.payments.gateway import PaymentState, PaymentStatus
+from shop.storefront.alerts import alert_amount_mismatch
 from shop.storefront.models import (
     Delivery,
     Order,
@@ -134,6 +135,10 @@ def settle(
         db.session.rollback()
         order = db.session.get(Order, payment.order_id)
         return Settled(order.id, order.status, False, "duplicate")
+    except AmountMismatch as exc:
+        db.session.rollback()
+        alert_amount_mismatch(provider, status, payment.order_id, str(exc), source)
+        raise
     except BaseException:
         db.session.rollback()
         raise

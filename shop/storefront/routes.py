@@ -29,12 +29,13 @@ from shop.storefront.forms import (
     PromotionCodeForm,
 )
 from shop.storefront.messages import (
+    PAYMENT_METHOD_NAMES,
     STATUS_NAMES,
     STATUS_NOTES,
     checkout_message,
     promotion_message,
 )
-from shop.storefront.models import Delivery, OrderStatus
+from shop.storefront.models import Delivery, OrderStatus, PaymentMethod
 from shop.vouchers import pdf
 from shop.vouchers.services import printable_batch
 from shop.web import current_actor, download_response
@@ -211,6 +212,7 @@ def _place(form: CheckoutForm):
         promotion_code=form.promotion_code.data or "",
         user_id=_user_id(),
         locale=str(get_locale() or "en"),
+        payment_method=PaymentMethod(form.payment_method.data or PaymentMethod.PAYPAL.value),
     )
     try:
         return orders.place_order(request_, current_actor()), 303
@@ -262,6 +264,7 @@ def order(reference):
             key=request.values.get("key", ""),
             status_names=STATUS_NAMES,
             status_notes=STATUS_NOTES,
+            method_names=PAYMENT_METHOD_NAMES,
         ),
         200,
         NO_STORE,
