@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
 ALIPAY_SIM_PORT ?= 5002
+WECHATPAY_SIM_PORT ?= 5003
 
 .PHONY: install install-test run test screenshots lint format translations extract-messages clean
 
@@ -36,7 +37,7 @@ install-test: $(VENV)/.installed-test translations
 # (PayPal on $(SIM_PORT), Alipay on $(ALIPAY_SIM_PORT), WeChat Pay on $(WECHATPAY_SIM_PORT)),
 # each unless its PAYPAL_MODE / ALIPAY_MODE / WECHATPAY_MODE says sandbox or live.
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal alipay
+SIMULATORS = paypal alipay wechatpay
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
@@ -45,7 +46,7 @@ run: install
 	  [ "$$mode" = simulator ] || SKIP="$${SKIP}$$name=0,"; \
 	done; \
 	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) \
-	  ALIPAY_SIM_PORT=$(ALIPAY_SIM_PORT) PYTHONUNBUFFERED=1 \
+	  ALIPAY_SIM_PORT=$(ALIPAY_SIM_PORT) WECHATPAY_SIM_PORT=$(WECHATPAY_SIM_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 

@@ -170,6 +170,7 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         assert any("flask --app wsgi run" in command for command in commands)
         assert any("-m simulators paypal" in command for command in commands)
         assert any("-m simulators alipay" in command for command in commands)
+        assert any("-m simulators wechatpay" in command for command in commands)
         # The shop is pointed at the simulator, and the simulator's webhooks at the shop.
         shop_env = next(
             Path(f"/proc/{pid}/environ").read_bytes()
