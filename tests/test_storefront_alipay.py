@@ -17,6 +17,7 @@ from shop.audit.models import AuditEvent
 from shop.cards.models import Card
 from shop.extensions import db
 from shop.mail.models import OutboxMessage
+from shop.storefront import fulfilment
 from shop.storefront.models import OrderStatus, PaymentMethod, PaymentRecordState, WebhookEvent
 from shop.vouchers.models import Voucher
 from simulators import keys
@@ -113,19 +114,34 @@ def test_a_guest_pays_on_a_computer_with_page_pay_and_gets_pins(app, client, sim
     assert "Your PINs" in text and "Alipay" in text
 
 
-def test_a_registered_buyer_pays_on_a_phone_with_wap_pay_and_the_card_is_topped_up(
-    app, client, simulator, login
+@pytest.mark.parametrize(
+    ("user_agent", "method"),
+    [(DESKTOP, "alipay.trade.page.pay"), (PHONE, "alipay.trade.wap.pay")],
+    ids=["page", "wap"],
+)
+@pytest.mark.parametrize("delivery", ["vouchers", "topup"])
+@pytest.mark.parametrize("buyer", ["guest", "registered"])
+def test_round_trip_with_each_cashier_delivery_and_buyer(
+    app, client, simulator, login, user_agent, method, delivery, buyer
 ):
-    user = login("customer")
-    card = make_card()
-    order_path = cny_order(client, 1, email=user.email, delivery="topup", card=card.number)
-    response = press_pay(client, order_path, PHONE)
-    assert method_of(response.headers["Location"]) == "alipay.trade.wap.pay"
+    email = login("customer").email if buyer == "registered" else "guest@example.com"
+    card = make_card() if delivery == "topup" else None
+    order_path = cny_order(
+        client, 1, email=email, delivery=delivery, card=card.number if card else ""
+    )
+    response = press_pay(client, order_path, user_agent)
+    assert method_of(response.headers["Location"]) == method
     back = path_of(alipay_decides(simulator, response.headers["Location"]))
-    client.get(back)
+    assert client.get(back).status_code == 303
     order = order_by_path(order_path)
-    assert order.status == OrderStatus.FULFILLED and order.user_id == user.id
-    assert db.session.get(Card, card.id).data_balance_mb == 1024
+    assert order.status == OrderStatus.FULFILLED
+    assert (order.user_id is not None) == (buyer == "registered")
+    vouchers = db.session.execute(db.select(db.func.count(Voucher.id))).scalar_one()
+    if card is not None:
+        assert db.session.get(Card, card.id).data_balance_mb == 1024
+        assert vouchers == 0
+    else:
+        assert vouchers == 1
 
 
 def test_the_buyer_may_choose_the_other_cashier(app, client, simulator):
@@ -258,8 +274,10 @@ def test_three_notifications_and_two_returns_at_once_fulfil_one_time(app, client
     def come_back(_):
         return app.test_client().get(return_url).status_code
 
-    with ThreadPoolExecutor(5) as pool:
-        answers = list(pool.map(notify, bodies)) + list(pool.map(come_back, range(2)))
+    with ThreadPoolExecutor(5) as pool:  # all five submitted before any answer is read
+        futures = [pool.submit(notify, body) for body in bodies]
+        futures += [pool.submit(come_back, n) for n in range(2)]
+        answers = [future.result() for future in futures]
     assert answers[:3] == ["success"] * 3
     assert fulfilments(order.reference) == 1
     assert db.session.execute(db.select(db.func.count(Voucher.id))).scalar_one() == 2
@@ -285,6 +303,32 @@ def test_reconcile_completes_once_what_a_crash_after_payment_left(app, client, s
     assert again.exit_code == 0
     assert fulfilments(reference) == 1
     assert order_by_path(order_path).status == OrderStatus.FULFILLED
+
+
+class Killed(BaseException):
+    """The worker dies (SIGKILL, OOM): nothing after this line of the request runs."""
+
+
+def test_a_process_killed_after_alipay_captured_is_completed_once_by_reconcile(
+    app, client, simulator, runner, monkeypatch
+):
+    order_path = cny_order(client)
+    _trade, back = pay_at_alipay(client, simulator, order_path)
+
+    def die(*args, **kwargs):
+        raise Killed()
+
+    monkeypatch.setattr(fulfilment, "settle", die)
+    with pytest.raises(Killed):
+        client.get(back)  # verified, queried (paid at Alipay), then the process dies
+    monkeypatch.undo()
+    reference = order_by_path(order_path).reference
+    assert order_by_path(order_path).status == OrderStatus.PENDING
+    result = runner.invoke(args=["orders", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert f"fulfilled: {reference}" in result.output
+    client.get(back)  # the buyer reloads the return page later
+    assert fulfilments(reference) == 1
 
 
 def test_reconcile_closes_an_unpaid_trade_at_timeout(app, client, simulator, runner):

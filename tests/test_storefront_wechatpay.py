@@ -111,30 +111,54 @@ def test_a_guest_scans_the_qr_code_and_the_page_moves_on_with_pins(app, client, 
     assert "WeChat Pay" in client.get(order_path).get_data(as_text=True)
 
 
-def test_a_registered_buyer_pays_with_h5_on_a_phone_and_the_card_is_topped_up(
-    app, client, simulator, login
-):
-    user = login("customer")
-    card = make_card()
-    order_path = cny_order(client, 1, email=user.email, delivery="topup", card=card.number)
+def pay_with_h5(client, simulator, order_path):
+    """Press pay on a phone, pay in WeChat's H5 cashier and come back; return the answer."""
     response = press_pay(client, order_path, PHONE)
     location = response.headers["Location"]
     assert location.startswith(simulator.url + "/h5pay?prepay_id=")
-    back = parse_qs(urlsplit(location).query)["redirect_url"][0]
-    cashier = requests.get(location, timeout=5)
-    assert cashier.status_code == 200
-    prepay = parse_qs(urlsplit(location).query)["prepay_id"][0]
+    query = parse_qs(urlsplit(location).query)
+    back = query["redirect_url"][0]
+    assert requests.get(location, timeout=5).status_code == 200
     answer = requests.post(
-        f"{simulator.url}/simulator/pay/{prepay}",
+        f"{simulator.url}/simulator/pay/{query['prepay_id'][0]}",
         data={"choice": "pay", "redirect_url": back},
         allow_redirects=False,
         timeout=5,
     )
     assert answer.headers["Location"] == back
-    assert client.get(path_of(back)).status_code == 303
+    return client.get(path_of(back))
+
+
+def pay_with_native(client, simulator, order_path):
+    """Press pay on a computer, scan the code and pay; the page's poll finds it paid."""
+    response = press_pay(client, order_path, DESKTOP)
+    assert "/wechatpay" in response.headers["Location"]
+    trade = order_by_path(order_path).payments[0].provider_payment_id
+    wechat_pays(simulator, trade)
+    return client.get(status_path(order_path))
+
+
+@pytest.mark.parametrize("pay", [pay_with_native, pay_with_h5], ids=["native", "h5"])
+@pytest.mark.parametrize("delivery", ["vouchers", "topup"])
+@pytest.mark.parametrize("buyer", ["guest", "registered"])
+def test_round_trip_with_each_channel_delivery_and_buyer(
+    app, client, simulator, login, pay, delivery, buyer
+):
+    email = login("customer").email if buyer == "registered" else "guest@example.com"
+    card = make_card() if delivery == "topup" else None
+    order_path = cny_order(
+        client, 1, email=email, delivery=delivery, card=card.number if card else ""
+    )
+    pay(client, simulator, order_path)
     order = order_by_path(order_path)
-    assert order.status == OrderStatus.FULFILLED and order.user_id == user.id
-    assert db.session.get(Card, card.id).data_balance_mb == 1024
+    assert order.status == OrderStatus.FULFILLED
+    assert (order.user_id is not None) == (buyer == "registered")
+    vouchers = db.session.execute(db.select(db.func.count(Voucher.id))).scalar_one()
+    if card is not None:
+        assert db.session.get(Card, card.id).data_balance_mb == 1024
+        assert vouchers == 0
+    else:
+        assert vouchers == 1
 
 
 def test_wechat_pay_is_refused_for_packs_not_priced_in_yuan(app, client):
@@ -219,19 +243,22 @@ def test_a_notification_for_another_amount_is_refused_and_alerts_the_admins(app,
     assert len(list(events.scalars())) == 1
 
 
-def test_three_notifications_and_two_polls_at_once_fulfil_one_time(app, client, simulator):
+def test_three_notifications_a_return_and_a_poll_at_once_fulfil_one_time(app, client, simulator):
     order_path, trade = paid_at_wechat(client, simulator)
     requests_ = [wechat_notification(simulator, trade) for _ in range(3)]
 
     def notify(request_):
         return post_wechat_notification(app.test_client(), *request_).status_code
 
-    def poll(_):
-        return app.test_client().get(status_path(order_path)).status_code
+    def come_back(path):
+        return app.test_client().get(path).status_code
 
-    with ThreadPoolExecutor(5) as pool:
-        answers = list(pool.map(notify, requests_)) + list(pool.map(poll, range(2)))
-    assert answers == [204, 204, 204, 200, 200]
+    paths = [with_action(order_path, "wechatpay/return"), status_path(order_path)]
+    with ThreadPoolExecutor(5) as pool:  # all five submitted before any answer is read
+        futures = [pool.submit(notify, r) for r in requests_]
+        futures += [pool.submit(come_back, path) for path in paths]
+        answers = [future.result() for future in futures]
+    assert answers == [204, 204, 204, 303, 200]
     assert fulfilments(order_by_path(order_path).reference) == 1
     assert db.session.execute(db.select(db.func.count(Voucher.id))).scalar_one() == 2
 

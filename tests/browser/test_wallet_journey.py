@@ -81,3 +81,56 @@ def test_guest_scans_the_wechat_qr_code_and_the_page_moves_on(new_context, shop,
     assert COMPLETED[locale] in main
     assert len(PIN_PATTERN.findall(main)) == 1
     assert order_of(shop, email).status == OrderStatus.FULFILLED
+
+
+def fulfilments(shop, reference: str) -> int:
+    from shop.audit.models import AuditEvent
+
+    with shop.database() as session:
+        return (
+            session.query(AuditEvent)
+            .filter_by(action="order.fulfilled", object_id=reference)
+            .count()
+        )
+
+
+@pytest.mark.parametrize("outcome", ["duplicate", "early"])
+def test_alipay_notifying_three_times_or_before_the_return_fulfils_once(new_context, shop, outcome):
+    switch = requests.post(
+        f"{shop.alipay.url}/simulator/scenarios",
+        json={"operation": "pay", "outcome": outcome},
+        timeout=5,
+    )
+    assert switch.status_code == 201
+    page = new_context().new_page()
+    email = f"alipay-{outcome}@example.com"
+    check_out(page, "alipay", email)
+    page.locator("#pay-button").click()
+    page.get_by_role("button", name="Pay now").click()
+    page.wait_for_url(re.compile(r"/orders/WD-"))
+    assert len(PIN_PATTERN.findall(page.locator("main").inner_text())) == 1
+    reference = order_of(shop, email).reference
+    deliveries = shop.alipay.state.trades[f"{reference}-P"].deliveries
+    assert deliveries == ["200"] * (3 if outcome == "duplicate" else 1)
+    assert fulfilments(shop, reference) == 1
+
+
+def test_wechat_notifying_three_times_at_once_fulfils_once(new_context, shop):
+    requests.post(
+        f"{shop.wechatpay.url}/simulator/scenarios",
+        json={"operation": "pay", "outcome": "duplicate"},
+        timeout=5,
+    )
+    page = new_context().new_page()
+    email = "wechat-duplicate@example.com"
+    check_out(page, "wechatpay", email)
+    page.locator("#pay-button").click()
+    page.wait_for_url(re.compile(r"/orders/WD-[^/]+/wechatpay"))
+    reference = order_of(shop, email).reference
+    requests.post(
+        f"{shop.wechatpay.url}/simulator/orders/{reference}-N/decide",
+        json={"choice": "pay"},
+        timeout=5,
+    )
+    page.wait_for_url(re.compile(r"/orders/WD-[A-Z0-9]+\?"), timeout=15_000)
+    assert fulfilments(shop, reference) == 1
