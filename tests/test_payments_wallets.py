@@ -237,3 +237,40 @@ def test_live_modes_talk_to_the_real_hosts():
         }
     )
     assert wechat.gateway_url == "https://api.mch.weixin.qq.com"
+
+
+def test_the_pay_forms_may_lead_to_the_wallets_pages(client):
+    policy = client.get("/cart").headers["Content-Security-Policy"]
+    form_action = next(part for part in policy.split(";") if "form-action" in part)
+    # The default simulator URLs (the pay form redirects to Alipay's cashier, WeChat's H5).
+    assert "http://127.0.0.1:5002" in form_action and "http://127.0.0.1:5003" in form_action
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"ALIPAY_MODE": "live"}, {"WECHATPAY_MODE": "sandbox"}, {"WECHATPAY_APIV3_KEY": "short"}],
+)
+def test_the_shop_refuses_to_start_with_wallet_settings_that_cannot_work(
+    tmp_path, monkeypatch, config
+):
+    from shop import create_app
+    from shop.config import ENV_SETTINGS
+
+    for name in [*ENV_SETTINGS, "DATABASE_URL"]:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(PaymentConfigError):
+        create_app(config, instance_path=str(tmp_path))
+
+
+def test_wallet_settings_come_from_the_environment(tmp_path, monkeypatch):
+    from shop import create_app
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ALIPAY_MODE", "sandbox")
+    monkeypatch.setenv("ALIPAY_APP_ID", "2021000000000099")
+    monkeypatch.setenv("ALIPAY_APP_PRIVATE_KEY", "MIIEvQ")
+    monkeypatch.setenv("ALIPAY_PUBLIC_KEY", "MIIBIj")
+    app = create_app({}, instance_path=str(tmp_path))
+    settings = alipay_settings(app.config)
+    assert settings.mode == "sandbox" and settings.app_id == "2021000000000099"
+    assert settings.gateway_url == "https://openapi-sandbox.dl.alipaydev.com/gateway.do"

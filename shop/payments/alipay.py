@@ -64,6 +64,8 @@ UNAVAILABLE_CODES = frozenset({"20000", "20001"})
 UNAVAILABLE_MESSAGE = "Alipay is not answering right now; please try again in a few minutes."
 REJECTED_MESSAGE = "The payment could not be set up with Alipay; please contact us."
 MAX_SUBJECT = 256
+#: How long a trade stays payable when the caller names no deadline.
+DEFAULT_EXPIRY = timedelta(hours=2)
 
 
 def as_pem(key: str, kind: str) -> str:
@@ -139,7 +141,7 @@ class AlipayGateway:
         channel: WalletChannel,
         notify_url: str,
         client_ip: str = "",
-        timeout_minutes: int = 120,
+        expires_at: datetime | None = None,
     ) -> WalletPayment:
         """Sign a page (desktop) or wap (phone) pay request; the buyer opens its URL."""
         if request.discount < 0 or request.total <= 0:
@@ -152,7 +154,8 @@ class AlipayGateway:
             "total_amount": yuan(request.total, request.currency),
             "return_url": request.return_url,
             "notify_url": notify_url,
-            "timeout_express": f"{max(1, int(timeout_minutes))}m",
+            # Past this the trade closes at Alipay (the same on every retry of the order).
+            "time_expire": _beijing(expires_at or datetime.now(UTC) + DEFAULT_EXPIRY),
             # Where "back to the merchant" leads without paying (the cancel page).
             "quit_url": request.cancel_url,
         }
@@ -319,6 +322,11 @@ def _timeout_config(timeout: float):
     from alipay.utils import AliPayConfig
 
     return AliPayConfig(timeout=timeout)
+
+
+def _beijing(moment: datetime) -> str:
+    """Write an aware time as Alipay reads times (Beijing, to the second)."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _check_notify_time(text: str, now: datetime | None = None) -> None:

@@ -26,6 +26,12 @@ WECHATPAY_GATEWAYS = {
 }
 #: Where WeChat's H5 cashier pages live (the pay form's redirect target).
 WECHATPAY_H5_ORIGIN = "https://wx.tenpay.com"
+#: Where Alipay's gateway sends the buyer on to (its cashier hosts), per mode: the pay form's
+#: redirects must all be allowed by the CSP's form-action.
+ALIPAY_CASHIER_ORIGINS = {
+    "sandbox": ("https://*.alipaydev.com",),
+    "live": ("https://*.alipay.com",),
+}
 #: Path of the simulator's demo merchant credentials (loopback demo values, not secrets).
 CREDENTIALS_PATH = "/simulator/credentials"
 #: The APIv3 key is 32 bytes of text (AES-256).
@@ -165,7 +171,9 @@ def wallet_redirect_origins(config: Mapping) -> tuple[str, ...]:
     """Return the origins the Alipay and WeChat pay forms redirect the buyer to (CSP)."""
     origins = []
     try:
-        origins.append(origin_of(alipay_settings(config).gateway_url))
+        alipay = alipay_settings(config)
+        origins.append(origin_of(alipay.gateway_url))
+        origins.extend(ALIPAY_CASHIER_ORIGINS.get(alipay.mode, ()))
         wechat = wechatpay_settings(config)
         origins.append(wechat.simulator_url or WECHATPAY_H5_ORIGIN)
     except PaymentConfigError:

@@ -7,6 +7,7 @@ close a trade nobody paid, and refund in part. Their gateways implement
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -72,9 +73,14 @@ class WalletGateway(Protocol):
     name: str
 
     def start(
-        self, request: PaymentRequest, channel: WalletChannel, notify_url: str, client_ip: str
+        self,
+        request: PaymentRequest,
+        channel: WalletChannel,
+        notify_url: str,
+        client_ip: str,
+        expires_at: datetime | None,
     ) -> WalletPayment:
-        """Create the trade of ``request`` for ``channel``."""
+        """Create the trade of ``request`` for ``channel``, payable until ``expires_at``."""
 
     def get_payment(self, provider_payment_id: str) -> PaymentStatus:
         """Query the trade."""

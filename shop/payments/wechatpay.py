@@ -148,12 +148,13 @@ class WeChatPayGateway:
         channel: WalletChannel,
         notify_url: str,
         client_ip: str = "",
-        timeout_minutes: int = 120,
+        expires_at: datetime | None = None,
     ) -> WalletPayment:
         """Place a Native (QR) or H5 (phone browser) order; return the code or the page."""
         yuan(request.total, request.currency)  # CNY and above zero, or PaymentRejected
         out_trade_no = trade_number(request.reference, channel)
-        expires = datetime.now(UTC).astimezone(BEIJING) + timedelta(minutes=timeout_minutes)
+        # The same deadline on every retry: WeChat refuses a trade number asked with new terms.
+        expires = (expires_at or datetime.now(UTC) + timedelta(hours=2)).astimezone(BEIJING)
         options = {
             "description": _truncate(request.description, MAX_DESCRIPTION_BYTES),
             "out_trade_no": out_trade_no,

@@ -88,11 +88,11 @@ def start_wallet_payment(
     request = payment_request(
         order, ReturnUrls(urls.return_url, urls.cancel_url), current_app.config["SHOP_NAME"]
     )
-    timeout = current_app.config["ORDER_PAYMENT_TIMEOUT_MINUTES"]
-    age = utcnow() - order.created_at
-    minutes_left = max(1, timeout - int(age.total_seconds() // 60))
+    # The same deadline on every retry: a trade asked for again must carry the same terms.
+    timeout = timedelta(minutes=current_app.config["ORDER_PAYMENT_TIMEOUT_MINUTES"])
+    expires_at = _aware(order.created_at) + timeout
     end_transaction(db.session)  # hold no transaction while the provider answers
-    created = gateway.start(request, channel, urls.notify_url, client_ip, minutes_left)
+    created = gateway.start(request, channel, urls.notify_url, client_ip, expires_at)
     begin_write(db.session)
     try:
         payment = fulfilment.payment_for(gateway.name, created.provider_payment_id)
