@@ -251,6 +251,17 @@ def test_a_notification_for_another_amount_is_refused_and_alerts_the_admins(app,
     ]
 
 
+def test_one_alipay_trade_never_pays_two_orders(app, client, simulator):
+    first_path, first_trade = paid_but_not_returned(client, simulator)
+    post_alipay_notification(client, alipay_notification(simulator, first_trade))
+    second_path, second_trade = paid_but_not_returned(client, simulator)
+    reused = simulator.state.trades[first_trade].trade_no  # the first order's Alipay trade id
+    body = alipay_notification(simulator, second_trade, trade_no=reused)
+    assert post_alipay_notification(client, body).get_data(as_text=True) == "success"
+    assert order_by_path(first_path).status == OrderStatus.FULFILLED
+    assert order_by_path(second_path).status == OrderStatus.PENDING
+
+
 def test_three_notifications_and_two_returns_at_once_fulfil_one_time(app, client, simulator):
     order_path, _ = paid_but_not_returned(client, simulator)
     order = order_by_path(order_path)

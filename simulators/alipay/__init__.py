@@ -27,7 +27,14 @@ def create_simulator_app(config: dict | None = None) -> Flask:
     from simulators.alipay.routes import controls, gateway
 
     app = create_base_app(__name__, "Alipay")
-    app.config.update(APP_ID=APP_ID, PUBLIC_URL=None, PLATFORM_IDENTITY=None, APP_IDENTITY=None)
+    app.config.update(
+        APP_ID=APP_ID,
+        PUBLIC_URL=None,
+        PLATFORM_IDENTITY=None,
+        APP_IDENTITY=None,
+        # Where notifications go when a trade names no notify_url (the shop always names one).
+        WEBHOOK_URL=None,
+    )
     app.config.update(config or {})
     if app.config["PLATFORM_IDENTITY"] is None:
         app.config["PLATFORM_IDENTITY"] = keys.process_signing_identity(PLATFORM_NAME)

@@ -15,6 +15,7 @@ def alipay_command(common: CommonOptions):
     return create_simulator_app(
         {
             "PUBLIC_URL": common.public_url,
+            "WEBHOOK_URL": common.webhook_url,
             "APP_ID": APP_ID,
             "PLATFORM_IDENTITY": instance_signing_identity(
                 common.instance_path, "alipay", PLATFORM_NAME

@@ -148,6 +148,11 @@ def gateway_do():
 # --- notifications ----------------------------------------------------------------------------
 
 
+def notify_url_of(trade: Trade) -> str:
+    """Return where the trade's notifications go: its notify_url, else --webhook-url."""
+    return trade.notify_url or current_app.config.get("WEBHOOK_URL") or ""
+
+
 def signed_notification(trade: Trade, overrides: dict | None = None) -> dict:
     """Return a freshly signed notification (a new notify_id) of the trade's state."""
     params = trade.notification(current_app.config["APP_ID"], overrides)
@@ -156,7 +161,8 @@ def signed_notification(trade: Trade, overrides: dict | None = None) -> dict:
 
 def send_notification(trade: Trade, mode: str | None = None) -> None:
     """Notify the shop: in the background, at once (``early``), three times, or not at all."""
-    if not trade.notify_url or mode == "silent":
+    url = notify_url_of(trade)
+    if not url or mode == "silent":
         return
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     copies = 3 if mode == "duplicate" else 1
@@ -165,7 +171,7 @@ def send_notification(trade: Trade, mode: str | None = None) -> None:
     simulator_state = state()
 
     def run():
-        outcomes = deliver_many(trade.notify_url, signed, concurrent=copies > 1)
+        outcomes = deliver_many(url, signed, concurrent=copies > 1)
         with simulator_state.lock:
             trade.deliveries.extend(outcomes)
 
@@ -293,7 +299,7 @@ def notification_control(out_trade_no):
     """Return a signed notification without sending it; query arguments override fields."""
     trade = control_trade(out_trade_no)
     params = signed_notification(trade, request.args.to_dict())
-    return jsonify({"url": trade.notify_url, "params": params, "body": urlencode(params)})
+    return jsonify({"url": notify_url_of(trade), "params": params, "body": urlencode(params)})
 
 
 @controls.post("/trades/<out_trade_no>/notifications")
@@ -305,13 +311,12 @@ def resend_notifications(out_trade_no):
         times = int(data.get("times", 1))
     except (TypeError, ValueError):
         times = 0
-    if not 1 <= times <= 20 or not trade.notify_url:
+    url = notify_url_of(trade)
+    if not 1 <= times <= 20 or not url:
         return jsonify({"error": "need 1 to 20 times and a notify_url"}), 400
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     signed = [(headers, urlencode(signed_notification(trade)).encode()) for _ in range(times)]
-    outcomes = deliver_many(
-        trade.notify_url, signed, data.get("concurrent") in (True, "1", "true", "on")
-    )
+    outcomes = deliver_many(url, signed, data.get("concurrent") in (True, "1", "true", "on"))
     with state().lock:
         trade.deliveries.extend(outcomes)
     if request.is_json:

@@ -38,6 +38,8 @@ def create_simulator_app(config: dict | None = None) -> Flask:
         PUBLIC_URL=None,
         PLATFORM_IDENTITY=None,
         MERCHANT_IDENTITY=None,
+        # Where notifications go when an order names no notify_url (the shop always names one).
+        WEBHOOK_URL=None,
     )
     app.config.update(config or {})
     if app.config["PLATFORM_IDENTITY"] is None:

@@ -20,6 +20,7 @@ def wechatpay_command(common: CommonOptions):
     return create_simulator_app(
         {
             "PUBLIC_URL": common.public_url,
+            "WEBHOOK_URL": common.webhook_url,
             "PLATFORM_IDENTITY": instance_signing_identity(
                 common.instance_path, "wechatpay", PLATFORM_NAME
             ),

@@ -185,7 +185,7 @@ def notification(order: Order, event_type: str, resource: dict | None = None, **
 
 def send_notification(order: Order, event_type: str, resource=None, mode=None, url=None) -> None:
     """Notify the shop: in the background, at once (``early``), three times, or not at all."""
-    url = url or order.notify_url
+    url = url or order.notify_url or current_app.config.get("WEBHOOK_URL")
     if not url or mode == "silent":
         return
     copies = 3 if mode == "duplicate" else 1
@@ -352,12 +352,11 @@ def resend_notifications(out_trade_no):
         times = int(data.get("times", 1))
     except (TypeError, ValueError):
         times = 0
-    if not 1 <= times <= 20 or not order.notify_url:
+    url = order.notify_url or current_app.config.get("WEBHOOK_URL")
+    if not 1 <= times <= 20 or not url:
         return jsonify({"error": "need 1 to 20 times and a notify_url"}), 400
     signed = [notification(order, "TRANSACTION.SUCCESS") for _ in range(times)]
-    outcomes = deliver_many(
-        order.notify_url, signed, data.get("concurrent") in (True, "1", "true", "on")
-    )
+    outcomes = deliver_many(url, signed, data.get("concurrent") in (True, "1", "true", "on"))
     with state().lock:
         order.deliveries.extend(outcomes)
     if request.is_json:
