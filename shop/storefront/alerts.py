@@ -2,13 +2,15 @@
 
 A payment whose amount or currency is not the order's is refused (nothing is fulfilled); the
 admins must look at it, because money may have moved: an error in the log, an audit event and
-an e-mail to every active admin, in one transaction of their own.
+an e-mail to every active admin, in one transaction of their own. The provider retries a
+refused notification for hours: the same report again is logged, not mailed again.
 """
 
 import logging
 
 from sqlalchemy import select
 
+from shop.audit.models import AuditEvent
 from shop.audit.services import Actor, record_event
 from shop.auth.models import Role, User
 from shop.db import begin_write
@@ -34,6 +36,15 @@ def alert_amount_mismatch(
         source,
         problem,
     )
+    details = {
+        "provider": provider,
+        "payment": status.provider_payment_id,
+        "trade": status.sale_id,
+        "amount": status.amount,
+        "currency": status.currency,
+    }
+    if _reported_before(reference, details):
+        return
     begin_write(db.session)
     try:
         record_event(
@@ -41,15 +52,7 @@ def alert_amount_mismatch(
             Actor.system(f"payment:{provider}"),
             object_type="order",
             object_id=reference,
-            details={
-                "provider": provider,
-                "payment": status.provider_payment_id,
-                "trade": status.sale_id,
-                "amount": status.amount,
-                "currency": status.currency,
-                "problem": problem[:200],
-                "via": source,
-            },
+            details={**details, "problem": problem[:200], "via": source},
         )
         admins = db.session.execute(
             select(User.email).where(User.role == Role.ADMIN, User.active.is_(True))
@@ -66,3 +69,13 @@ def alert_amount_mismatch(
         db.session.rollback()
         raise
     db.session.commit()
+
+
+def _reported_before(reference: str, details: dict) -> bool:
+    """Tell whether the admins were already told of this very payment report."""
+    earlier = db.session.execute(
+        select(AuditEvent.details).filter_by(
+            action="order.amount_mismatch", object_type="order", object_id=reference
+        )
+    ).scalars()
+    return any(all(event.get(key) == value for key, value in details.items()) for event in earlier)

@@ -14,6 +14,7 @@ from datetime import UTC, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import Actor, record_event
 from shop.db import begin_write, end_transaction
@@ -119,10 +120,15 @@ def start_wallet_payment(
             raise fulfilment.UnknownPayment(created.provider_payment_id)
         else:
             payment.approval_url = created.code_url or created.redirect_url
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # "Pay" pressed twice at once: the other request recorded it
+        payment = fulfilment.payment_for(gateway.name, created.provider_payment_id)
+        if payment is None or payment.order_id != order.id:
+            raise fulfilment.UnknownPayment(created.provider_payment_id) from None
     except BaseException:
         db.session.rollback()
         raise
-    db.session.commit()
     return created
 
 
