@@ -161,6 +161,12 @@ def test_pay_pressed_several_times_at_once_records_one_trade(app, client, simula
     assert len(order_by_path(order_path).payments) == 1
 
 
+def test_the_admins_order_list_shows_the_method(app, client, login):
+    cny_order(client)
+    login("admin")
+    assert "Alipay" in client.get("/admin/orders").get_data(as_text=True)
+
+
 def test_alipay_is_refused_for_packs_not_priced_in_yuan(app, client):
     pack = make_product(price=500, currency="USD")
     add_to_cart(client, pack.sku)

@@ -43,6 +43,12 @@ notify_bp = Blueprint("wallet_notify", __name__)
 WECHAT_FAIL = {"code": "FAIL", "message": "rejected"}
 
 
+@bp.app_context_processor
+def inject_payment_method_names():
+    """Give every page the payment methods' names (order page, order tables)."""
+    return {"method_names": PAYMENT_METHOD_NAMES}
+
+
 def _urls(order) -> wallet_flow.WalletUrls:
     return wallet_flow.WalletUrls(
         return_url=_order_url(
