@@ -395,3 +395,14 @@ def test_a_slow_alipay_leaves_the_order_pending_for_later(app, client, simulator
 
 def _delay():
     return Scenario("query", "delay", seconds=1.0)
+
+
+def test_a_declined_payment_leaves_the_order_waiting_for_another_try(app, client, simulator):
+    order_path = cny_order(client)
+    response = press_pay(client, order_path)
+    declined = alipay_decides(simulator, response.headers["Location"], "decline")
+    assert "/simulator/cashier/" in declined  # the cashier again, to try another way
+    assert order_by_path(order_path).status == OrderStatus.PENDING
+    back = path_of(alipay_decides(simulator, response.headers["Location"], "pay"))
+    client.get(back)
+    assert order_by_path(order_path).status == OrderStatus.FULFILLED

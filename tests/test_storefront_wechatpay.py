@@ -294,3 +294,28 @@ def test_the_qr_page_of_a_paid_order_goes_to_the_order(app, client, simulator):
     client.get(status_path(order_path))
     response = client.get(qr_path)
     assert response.status_code == 303
+
+
+def test_a_declined_payment_fails_the_order_with_a_reason(app, client, simulator):
+    order_path, _qr, trade = native_order(client)
+    wechat_pays(simulator, trade, "decline")
+    assert client.get(status_path(order_path)).get_json()["status"] == "failed"
+    order = order_by_path(order_path)
+    assert order.status == OrderStatus.FAILED and order.status_note == "declined"
+    assert "Nothing was charged" in client.get(order_path).get_data(as_text=True)
+
+
+def test_a_slow_wechat_leaves_the_order_pending_and_the_page_waiting(app, client, simulator):
+    order_path, _qr, trade = native_order(client)
+    wechat_pays(simulator, trade)
+    gateway = app.extensions["wallet_gateways"]["wechatpay"]
+    app.extensions["wallet_gateways"]["wechatpay"] = type(gateway)(
+        type(gateway.settings)(**{**vars(gateway.settings), "timeout": 0.3})
+    )
+    app.extensions["wallet_gateways"]["wechatpay"].client()  # certificates while it is quick
+    simulator.state.add_scenario(Scenario("query", "delay", seconds=1.0))
+    answer = client.get(status_path(order_path))
+    assert answer.status_code == 200 and answer.get_json()["done"] is False
+    assert order_by_path(order_path).status == OrderStatus.PENDING
+    app.extensions["wallet_gateways"]["wechatpay"] = gateway
+    assert client.get(status_path(order_path)).get_json()["status"] == "fulfilled"
