@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
 SMS_PORT ?= 5005
+ALIPAY_SIM_PORT ?= 5002
+WECHATPAY_SIM_PORT ?= 5003
 
 .PHONY: install install-test run test bench screenshots lint format translations extract-messages clean
 
@@ -33,18 +35,21 @@ install-test: $(VENV)/.installed-test translations
 # Serve the embedded default: SQLite in instance/, demo data, http://127.0.0.1:5000.
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
 # One supervisor (honcho) runs every line of Procfile.dev: the shop, its job consumer, and the
-# simulators beside it (PayPal on $(SIM_PORT), its webhooks to the shop; SMS on $(SMS_PORT)).
-# Each simulator is left out when its provider's mode (name:VARIABLE below) is sandbox or live.
+# simulators beside it (PayPal on $(SIM_PORT), Alipay on $(ALIPAY_SIM_PORT), WeChat Pay on
+# $(WECHATPAY_SIM_PORT), SMS on $(SMS_PORT)), each unless its provider's NAME_MODE (PAYPAL_MODE,
+# ALIPAY_MODE, WECHATPAY_MODE, SMS_MODE) says sandbox or live.
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal:PAYPAL_MODE sms:SMS_MODE
+SIMULATORS = paypal alipay wechatpay sms
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
-	SKIP=; for pair in $(SIMULATORS); do \
-	  mode=$$(printenv "$${pair#*:}" || true); \
-	  [ "$${mode:-simulator}" = simulator ] || SKIP="$$SKIP$${pair%%:*}=0,"; \
+	SKIP=; for name in $(SIMULATORS); do \
+	  var="$$(echo $$name | tr a-z A-Z)_MODE"; eval "mode=\$${$$var:-simulator}"; \
+	  [ "$$mode" = simulator ] || SKIP="$${SKIP}$$name=0,"; \
 	done; \
-	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) SMS_PORT=$(SMS_PORT) PYTHONUNBUFFERED=1 \
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) \
+	  ALIPAY_SIM_PORT=$(ALIPAY_SIM_PORT) WECHATPAY_SIM_PORT=$(WECHATPAY_SIM_PORT) \
+	  SMS_PORT=$(SMS_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 

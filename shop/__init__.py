@@ -182,6 +182,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.storefront.payment_code_admin_routes import bp as payment_code_admin_bp
     from shop.storefront.payment_code_routes import bp as payment_code_bp
     from shop.storefront.routes import bp as storefront_bp
+    from shop.storefront.wallet_routes import bp as wallets_bp
+    from shop.storefront.wallet_routes import notify_bp as wallet_notify_bp
     from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
 
@@ -206,6 +208,8 @@ def register_blueprints(app: Flask) -> None:
         payment_code_admin_bp,
         dev_outbox_bp,
         payment_webhooks_bp,
+        wallets_bp,
+        wallet_notify_bp,
         reports_bp,
         jobs_bp,
         i18n.bp,
@@ -215,6 +219,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     csrf.exempt(payment_webhooks_bp)  # signed by the provider, verified over the raw body
+    csrf.exempt(wallet_notify_bp)  # Alipay's and WeChat's notifications, verified the same way
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -243,11 +248,11 @@ def register_commands(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """Security headers on every response."""
-    from shop.payments import approval_origins
+    from shop.payments import all_approval_origins
 
     # "Pay with PayPal" is a form whose answer redirects to PayPal's approval page: the
     # CSP's form-action must allow that origin, or the browser stops the buyer there.
-    form_action = " ".join(("'self'", *approval_origins(app.config)))
+    form_action = " ".join(("'self'", *all_approval_origins(app.config)))
     security_headers = {
         **SECURITY_HEADERS,
         "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(

@@ -23,6 +23,20 @@ ENV_SETTINGS = {
     "PAYPAL_SIMULATOR_URL": str,
     "PAYPAL_TIMEOUT_SECONDS": float,
     "PAYPAL_CERT_HOSTS": str,
+    "ALIPAY_MODE": str,
+    "ALIPAY_APP_ID": str,
+    "ALIPAY_APP_PRIVATE_KEY": str,
+    "ALIPAY_PUBLIC_KEY": str,
+    "ALIPAY_SIMULATOR_URL": str,
+    "ALIPAY_TIMEOUT_SECONDS": float,
+    "WECHATPAY_MODE": str,
+    "WECHATPAY_MCHID": str,
+    "WECHATPAY_APPID": str,
+    "WECHATPAY_PRIVATE_KEY": str,
+    "WECHATPAY_CERT_SERIAL_NO": str,
+    "WECHATPAY_APIV3_KEY": str,
+    "WECHATPAY_SIMULATOR_URL": str,
+    "WECHATPAY_TIMEOUT_SECONDS": float,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
     "MAIL_USERNAME": str,
@@ -148,6 +162,26 @@ class Defaults:
     PAYPAL_TIMEOUT_SECONDS = 10.0
     #: Hosts webhook certificates may come from (comma separated); empty: PayPal's for the mode.
     PAYPAL_CERT_HOSTS = ""
+    #: ``simulator`` (python -m simulators alipay), ``sandbox`` or ``live``. In simulator mode
+    #: empty credentials mean the simulator's demo app (fetched from it on first use).
+    ALIPAY_MODE = "simulator"
+    ALIPAY_APP_ID = ""
+    #: The app's RSA2 private key and Alipay's public key, PEM or bare base64.
+    ALIPAY_APP_PRIVATE_KEY = ""
+    ALIPAY_PUBLIC_KEY = ""
+    ALIPAY_SIMULATOR_URL = "http://127.0.0.1:5002"
+    ALIPAY_TIMEOUT_SECONDS = 10.0
+    #: ``simulator`` (python -m simulators wechatpay), ``sandbox`` or ``live`` (API v3).
+    WECHATPAY_MODE = "simulator"
+    WECHATPAY_MCHID = ""
+    WECHATPAY_APPID = ""
+    #: The merchant's API certificate key (PEM) and that certificate's serial number.
+    WECHATPAY_PRIVATE_KEY = ""
+    WECHATPAY_CERT_SERIAL_NO = ""
+    #: The 32-character APIv3 key (decrypts notifications and platform certificates).
+    WECHATPAY_APIV3_KEY = ""
+    WECHATPAY_SIMULATOR_URL = "http://127.0.0.1:5003"
+    WECHATPAY_TIMEOUT_SECONDS = 10.0
     MAIL_SERVER = ""
     MAIL_PORT = 25
     MAIL_USERNAME = ""

@@ -113,6 +113,31 @@ DEMO_PRODUCTS = [
     ),
 ]
 
+#: Packs priced in yuan, for Alipay and WeChat Pay (which take CNY only): the same fields,
+#: prices in fen.
+DEMO_CNY_PRODUCTS = [
+    (
+        "CN-5GB-7D-CNY",
+        "Greater China 5 GB / 7 days (CNY)",
+        "Asia",
+        5120,
+        7,
+        9900,
+        "CN,HK,MO,TW",
+        "Mainland China, Hong Kong, Macau and Taiwan, priced in yuan for Alipay and WeChat Pay.",
+    ),
+    (
+        "ASIA-10GB-30D-CNY",
+        "Asia 10 GB / 30 days (CNY)",
+        "Asia",
+        10240,
+        30,
+        16800,
+        ASIA,
+        "A month across Southeast Asia, priced in yuan for Alipay and WeChat Pay.",
+    ),
+]
+
 #: (role, e-mail, password); the passwords are public demo passwords.
 DEMO_USERS = [
     (Role.ADMIN, "admin@demo.shop", "demo-admin-1"),
@@ -131,7 +156,9 @@ DEMO_CARDS = [
 
 
 def _ensure_products() -> None:
-    for sku, name, region, data_mb, days, price, coverage, description in DEMO_PRODUCTS:
+    priced = [(*product, "USD") for product in DEMO_PRODUCTS]
+    priced += [(*product, "CNY") for product in DEMO_CNY_PRODUCTS]
+    for sku, name, region, data_mb, days, price, coverage, description, currency in priced:
         if db.session.execute(db.select(Product.id).filter_by(sku=sku)).first():
             continue
         catalog_services.create_product(
@@ -142,6 +169,7 @@ def _ensure_products() -> None:
                 data_mb=data_mb,
                 validity_days=days,
                 price=price,
+                currency=currency,
                 coverage=coverage.split(","),
                 description=description,
             ),

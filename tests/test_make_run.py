@@ -100,7 +100,18 @@ def start_make_run(folder: Path, shop_port: int, sim_port: int, **environment):
         name: value
         for name, value in os.environ.items()
         if not name.startswith(
-            ("PAYPAL_", "SMS_", "TWILIO_", "DATABASE_", "MAKE", "SHOP_", "RATELIMIT_", "JOBS_")
+            (
+                "PAYPAL_",
+                "ALIPAY_",
+                "WECHATPAY_",
+                "SMS_",
+                "TWILIO_",
+                "DATABASE_",
+                "MAKE",
+                "SHOP_",
+                "RATELIMIT_",
+                "JOBS_",
+            )
         )
     }
     env.update(environment)
@@ -112,6 +123,9 @@ def start_make_run(folder: Path, shop_port: int, sim_port: int, **environment):
                 "run",
                 f"PORT={shop_port}",
                 f"SIM_PORT={sim_port}",
+                # The other simulators on free ports too (tests run beside other shops).
+                f"ALIPAY_SIM_PORT={free_port()}",
+                f"WECHATPAY_SIM_PORT={free_port()}",
                 f"SMS_PORT={free_port()}",
             ],
             cwd=folder,
@@ -167,6 +181,8 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         assert any("honcho start" in command for command in commands)
         assert any("flask --app wsgi run" in command for command in commands)
         assert any("-m simulators paypal" in command for command in commands)
+        assert any("-m simulators alipay" in command for command in commands)
+        assert any("-m simulators wechatpay" in command for command in commands)
         # The shop is pointed at the simulator, and the simulator's webhooks at the shop.
         shop_env = next(
             Path(f"/proc/{pid}/environ").read_bytes()
@@ -187,7 +203,7 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         kill_leftovers(make, processes)
 
 
-def test_make_run_in_sandbox_mode_starts_the_shop_without_simulators(tmp_path):
+def test_providers_in_sandbox_mode_have_no_simulator_and_the_others_keep_theirs(tmp_path):
     folder = checkout_copy(tmp_path)
     shop_port, sim_port = free_port(), free_port()
     make = start_make_run(
@@ -207,7 +223,12 @@ def test_make_run_in_sandbox_mode_starts_the_shop_without_simulators(tmp_path):
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{shop_port}/"), make, folder)
         processes = descendants(make.pid)
-        assert not any("simulators" in command_line(pid) for pid in processes)
+        # Each provider's mode decides for its own simulator: Alipay's stays in simulator mode.
+        commands = [command_line(pid) for pid in processes]
+        assert not any("simulators paypal" in command for command in commands)
+        assert not any("simulators sms" in command for command in commands)
+        assert any("simulators alipay" in command for command in commands)
+        assert any("jobs worker" in command for command in commands)
         assert not listening(sim_port)
 
         interrupt_and_wait(make)

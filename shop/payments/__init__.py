@@ -17,6 +17,7 @@ _build_lock = threading.Lock()
 
 __all__ = [
     "PaymentConfigError",
+    "all_approval_origins",
     "approval_origins",
     "build_gateway",
     "get_gateway",
@@ -39,6 +40,13 @@ def approval_origins(config) -> tuple[str, ...]:
     return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
+def all_approval_origins(config) -> tuple[str, ...]:
+    """Return PayPal's approval origins and those of Alipay's and WeChat Pay's pages."""
+    from shop.payments.wallet_settings import wallet_redirect_origins
+
+    return (*approval_origins(config), *wallet_redirect_origins(config))
+
+
 def build_gateway(config) -> PaymentGateway:
     """Build the gateway the configuration selects (PayPal in one of its three modes)."""
     from shop.payments.paypal import PayPalGateway
@@ -49,6 +57,9 @@ def build_gateway(config) -> PaymentGateway:
 def init_app(app: Flask) -> None:
     """Check the payment settings and build the app's gateway; no network is touched."""
     app.extensions[EXTENSION_KEY] = build_gateway(app.config)
+    from shop.payments.providers import check_wallet_settings
+
+    check_wallet_settings(app.config)
 
 
 def get_gateway() -> PaymentGateway:

@@ -3,15 +3,15 @@
 import click
 from flask.cli import AppGroup
 
-from shop.storefront import payment_flow
+from shop.storefront import payment_flow, wallet_flow
 
 orders_cli = AppGroup("orders", help="Storefront orders.")
 
 
 @orders_cli.command("reconcile")
 def reconcile_command():
-    """Ask the payment provider about unfinished orders and complete or close them."""
-    report = payment_flow.reconcile()
+    """Ask the payment providers about unfinished orders and complete or close them."""
+    report = payment_flow.reconcile(report=wallet_flow.reconcile_wallets())
     click.echo(
         f"checked {report.checked} payment(s): fulfilled {len(report.fulfilled)}, "
         f"closed {len(report.closed)}, expired {len(report.expired)}, "

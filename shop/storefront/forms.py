@@ -26,7 +26,7 @@ from wtforms.validators import (
 
 from shop.cards.forms import CARD_NUMBER_RENDER
 from shop.money import CURRENCIES
-from shop.storefront.models import Delivery, PromotionKind
+from shop.storefront.models import Delivery, PaymentMethod, PromotionKind
 
 SKU_FIELD = {"validators": [DataRequired(), Length(max=40)]}
 
@@ -111,6 +111,17 @@ class CheckoutForm(FlaskForm):
         _l("Promotion code"),
         validators=[Optional(), Length(max=32)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters"},
+    )
+    payment_method = RadioField(
+        _l("How would you like to pay?"),
+        choices=[
+            SelectChoice(PaymentMethod.PAYPAL.value, _l("PayPal (PayPal account or card)")),
+            SelectChoice(PaymentMethod.ALIPAY.value, _l("Alipay (CNY)")),
+            SelectChoice(PaymentMethod.WECHATPAY.value, _l("WeChat Pay (CNY)")),
+        ],
+        default=PaymentMethod.PAYPAL.value,
+        # Optional: a client that sends no choice (older pages, scripts) pays with PayPal.
+        validators=[Optional()],
     )
     submit = SubmitField(_l("Review order"))
 

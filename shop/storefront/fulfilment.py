@@ -25,6 +25,7 @@ from shop.i18n import data_filter, money_filter
 from shop.mail.services import send_mail
 from shop.payments.gateway import PaymentState, PaymentStatus
 from shop.storefront import refunds
+from shop.storefront.alerts import alert_amount_mismatch
 from shop.storefront.models import (
     Delivery,
     Order,
@@ -146,6 +147,10 @@ def settle(
         db.session.rollback()
         order = db.session.get(Order, payment.order_id)
         return Settled(order.id, order.status, False, "duplicate")
+    except AmountMismatch as exc:
+        db.session.rollback()
+        alert_amount_mismatch(provider, status, payment.order_id, str(exc), source)
+        raise
     except BaseException:
         db.session.rollback()
         raise

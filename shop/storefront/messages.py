@@ -26,6 +26,10 @@ CHECKOUT_MESSAGES = {
     "card_not_found": _l("We do not know this card. Check the number on the SIM card holder."),
     "card_suspended": _l("This card is suspended and cannot be topped up. Contact support."),
     "busy": _l("Something went wrong placing your order. Please try again."),
+    "method_currency": _l(
+        "Alipay and WeChat Pay take yuan (CNY) only, and these packs are priced in "
+        "%(currency)s. Choose PayPal, or packs priced in CNY."
+    ),
 }
 
 STATUS_NOTES = {
@@ -41,6 +45,15 @@ STATUS_NOTES = {
     "partially_refunded": _l(
         "Part of this order was refunded. The PINs it covered no longer work; the others do."
     ),
+    "cancelled_at_wallet": _l(
+        "The payment was cancelled at Alipay or WeChat Pay. Nothing was charged."
+    ),
+}
+
+PAYMENT_METHOD_NAMES = {
+    "paypal": _l("PayPal"),
+    "alipay": _l("Alipay"),
+    "wechatpay": _l("WeChat Pay"),
 }
 
 STATUS_NAMES = {

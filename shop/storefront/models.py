@@ -50,6 +50,18 @@ class Delivery(enum.StrEnum):
     TOPUP = "topup"  #: the packs applied to a card as soon as the payment completes
 
 
+class PaymentMethod(enum.StrEnum):
+    """How the buyer chose to pay at checkout."""
+
+    PAYPAL = "paypal"  #: PayPal account or card, any currency
+    ALIPAY = "alipay"  #: Alipay: page pay on computers, wap pay on phones (CNY only)
+    WECHATPAY = "wechatpay"  #: WeChat Pay: a QR code on computers, H5 on phones (CNY only)
+
+
+#: Methods that take CNY only.
+CNY_ONLY_METHODS = (PaymentMethod.ALIPAY, PaymentMethod.WECHATPAY)
+
+
 class PromotionKind(enum.StrEnum):
     """How a promotion code lowers the total."""
 
@@ -140,6 +152,10 @@ class Order(db.Model):
     #: Why the order is failed, cancelled or still pending, in words for the buyer.
     status_note: Mapped[str] = mapped_column(String(300), default="")
     delivery: Mapped[Delivery] = mapped_column(_enum(Delivery))
+    #: The provider the buyer chose at checkout; the pay button sends them there.
+    payment_method: Mapped[PaymentMethod] = mapped_column(
+        _enum(PaymentMethod), default=PaymentMethod.PAYPAL, server_default="paypal"
+    )
     #: The card to top up (``delivery == topup``).
     card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
     currency: Mapped[str] = mapped_column(String(3))

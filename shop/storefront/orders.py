@@ -23,7 +23,14 @@ from shop.catalog.models import Product
 from shop.db import begin_write
 from shop.extensions import db
 from shop.storefront import payment_codes, promotions
-from shop.storefront.models import Delivery, Order, OrderLine, OrderStatus
+from shop.storefront.models import (
+    CNY_ONLY_METHODS,
+    Delivery,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+)
 from shop.timeutil import utcnow
 
 #: Crockford's base 32 without I, L, O, U: references are read out on the phone.
@@ -164,6 +171,7 @@ class CheckoutRequest:
     #: The browser's device cookie and the client address, for the one-time code rules.
     device_token: str = ""
     client_address: str = ""
+    payment_method: PaymentMethod = PaymentMethod.PAYPAL
 
 
 def new_reference() -> str:
@@ -193,6 +201,8 @@ def place_order(request: CheckoutRequest, actor: Actor | None = None) -> Order:
             raise quote.problems[0]
         if quote.promotion_error is not None:
             raise CheckoutError("promotion", "promotion_code", error=quote.promotion_error)
+        if request.payment_method in CNY_ONLY_METHODS and quote.currency != "CNY":
+            raise CheckoutError("method_currency", "payment_method", currency=quote.currency)
         order = Order(
             reference=new_reference(),
             user_id=request.user_id,
@@ -200,6 +210,7 @@ def place_order(request: CheckoutRequest, actor: Actor | None = None) -> Order:
             locale=request.locale,
             status=OrderStatus.PENDING,
             delivery=request.delivery,
+            payment_method=request.payment_method,
             card_id=card_id,
             currency=quote.currency,
             subtotal=quote.subtotal,

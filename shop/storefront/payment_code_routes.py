@@ -6,7 +6,7 @@ from flask_babel import ngettext
 
 from shop.storefront import payment_codes
 from shop.storefront.forms import PaymentCodeForm
-from shop.storefront.models import OrderStatus
+from shop.storefront.models import OrderStatus, PaymentMethod
 from shop.storefront.routes import NO_STORE, order_url, start_provider_payment, visible_order
 from shop.throttle import Throttled
 from shop.web import client_ip, current_actor
@@ -106,7 +106,12 @@ def confirm(reference):
         )
         response = _render(order, form, 429)
         return (*response[:2], {**response[2], "Retry-After": str(exc.retry_after)})
-    return start_provider_payment(order)
+    if order.payment_method == PaymentMethod.PAYPAL:
+        return start_provider_payment(order)
+    # Alipay and WeChat Pay ask which of their pages to use (desktop, phone): the order page
+    # offers them, now without the code.
+    flash(_("Your code is confirmed. Choose how to pay."), "success")
+    return redirect(order_url(order), 303)
 
 
 @bp.route("/orders/<reference>/code/resend", methods=["POST"])

@@ -206,7 +206,7 @@ class ReconcileReport:
     unreachable: list[str] = field(default_factory=list)
 
 
-def reconcile(now=None) -> ReconcileReport:
+def reconcile(now=None, report: ReconcileReport | None = None) -> ReconcileReport:
     """Finish what a crash, a lost webhook or a buyer who never came back left open.
 
     Pending orders with a payment are looked up at the provider (and an approved but never
@@ -215,7 +215,7 @@ def reconcile(now=None) -> ReconcileReport:
     cancelled and give back their promotion use.
     """
     now = now or utcnow()
-    report = ReconcileReport()
+    report = report or ReconcileReport()  # Alipay's and WeChat's part may have run first
     gateway = get_gateway()
     timeout = timedelta(minutes=current_app.config["ORDER_PAYMENT_TIMEOUT_MINUTES"])
     open_payments = db.session.execute(

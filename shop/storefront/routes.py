@@ -31,12 +31,13 @@ from shop.storefront.forms import (
     PromotionCodeForm,
 )
 from shop.storefront.messages import (
+    PAYMENT_METHOD_NAMES,
     STATUS_NAMES,
     STATUS_NOTES,
     checkout_message,
     promotion_message,
 )
-from shop.storefront.models import Delivery, OrderStatus
+from shop.storefront.models import Delivery, OrderStatus, PaymentMethod
 from shop.vouchers import pdf
 from shop.vouchers.services import printable_batch
 from shop.web import client_ip, current_actor, download_response
@@ -230,6 +231,7 @@ def _place(form: CheckoutForm):
         locale=str(get_locale() or "en"),
         device_token=request.cookies.get(DEVICE_COOKIE, "")[:64],
         client_address=client_ip(),
+        payment_method=PaymentMethod(form.payment_method.data or PaymentMethod.PAYPAL.value),
     )
     try:
         return orders.place_order(request_, current_actor()), 303
@@ -280,6 +282,7 @@ def order(reference):
             status_names=STATUS_NAMES,
             status_notes=STATUS_NOTES,
             payment_check=payment_codes.check_of(order),
+            method_names=PAYMENT_METHOD_NAMES,
         ),
         200,
         NO_STORE,
@@ -294,14 +297,22 @@ def pay(reference):
     on the way).
     """
     order = visible_order(reference)
-    if not payment_codes.payment_allowed(order):
-        check = payment_codes.check_of(order)
-        if check.codes_sent == 0 and order.status == OrderStatus.PENDING:
-            # When no code can be sent, the code page says why.
-            with contextlib.suppress(payment_codes.PaymentCodeError):
-                payment_codes.send_code(order, current_actor())
-        return redirect(order_url(order, "payment_code.enter"), 303)
-    return start_provider_payment(order)
+    return code_page_first(order) or start_provider_payment(order)
+
+
+def code_page_first(order):
+    """Return the way to the one-time code page when the order still needs its code, else None.
+
+    Every payment method's "Pay" goes through here; the first code is sent on the way.
+    """
+    if payment_codes.payment_allowed(order):
+        return None
+    check = payment_codes.check_of(order)
+    if check.codes_sent == 0 and order.status == OrderStatus.PENDING:
+        # When no code can be sent, the code page says why.
+        with contextlib.suppress(payment_codes.PaymentCodeError):
+            payment_codes.send_code(order, current_actor())
+    return redirect(order_url(order, "payment_code.enter"), 303)
 
 
 def start_provider_payment(order):

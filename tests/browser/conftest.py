@@ -22,7 +22,9 @@ from shop import create_app
 from shop.audit.services import Actor
 from shop.config import normalise_database_url
 from shop.extensions import db
+from simulators.alipay import AlipaySimulator
 from simulators.paypal import PayPalSimulator
+from simulators.wechatpay import WeChatPaySimulator
 from tests.conftest import make_config
 from tests.live_server import LiveServer
 
@@ -81,6 +83,9 @@ class Shop:
     seed: Seed
     server: LiveServer
     instance_path: str
+    #: The Alipay and WeChat Pay simulators the server pays with.
+    alipay: AlipaySimulator | None = None
+    wechatpay: WeChatPaySimulator | None = None
 
     @contextmanager
     def database(self):
@@ -199,6 +204,8 @@ def shop(tmp_path_factory):
     url = _fresh_database_url(tmp_path_factory)
     instance = tmp_path_factory.mktemp("browser-instance")
     simulator = PayPalSimulator().start()  # PayPal for the seeded orders and the journey
+    alipay = AlipaySimulator().start()  # Alipay and WeChat Pay for their journeys
+    wechatpay = WeChatPaySimulator().start()
     seed = seed_database(url, str(instance), simulator)
     server = LiveServer(
         url,
@@ -209,14 +216,18 @@ def shop(tmp_path_factory):
             "PAYMENT_CODE_ENABLED": "0",
             "DEV_OUTBOX": "1",
             **{name: str(value) for name, value in simulator.shop_config().items()},
+            **alipay.shop_config(),
+            **wechatpay.shop_config(),
         },
         workers=1,
         threads=8,
     ).start()
     simulator.webhook_url = f"{server.base_url}/payments/paypal/webhook"
-    yield Shop(server.base_url, url, seed, server, str(instance))
+    yield Shop(server.base_url, url, seed, server, str(instance), alipay, wechatpay)
     server.stop()
     simulator.stop()
+    alipay.stop()
+    wechatpay.stop()
 
 
 @pytest.fixture(scope="session")

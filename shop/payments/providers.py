@@ -1,0 +1,52 @@
+"""The Alipay and WeChat Pay gateways of the current app, built once and on first use.
+
+PayPal's gateway stays ``shop.payments.get_gateway()``; an order paid another way asks
+:func:`wallet_gateway` for its provider's. Settings are checked when the app starts
+(:func:`check_wallet_settings`); the SDK clients, which may download certificates, are built
+only when a payment first needs them.
+"""
+
+import threading
+
+from flask import current_app
+
+from shop.payments.settings import PaymentConfigError
+from shop.payments.wallet_settings import alipay_settings, wechatpay_settings
+from shop.payments.wallets import WalletGateway
+
+EXTENSION_KEY = "wallet_gateways"
+#: The providers :func:`wallet_gateway` knows.
+WALLET_PROVIDERS = ("alipay", "wechatpay")
+_build_lock = threading.Lock()
+
+
+def build_wallet_gateway(name: str, config) -> WalletGateway:
+    """Build one provider's gateway from the configuration (no network touched)."""
+    if name == "alipay":
+        from shop.payments.alipay import AlipayGateway
+
+        return AlipayGateway(alipay_settings(config))
+    if name == "wechatpay":
+        from shop.payments.wechatpay import WeChatPayGateway
+
+        return WeChatPayGateway(wechatpay_settings(config))
+    raise PaymentConfigError(f"no wallet provider {name!r}")
+
+
+def check_wallet_settings(config) -> None:
+    """Refuse to start with Alipay or WeChat Pay settings that cannot work."""
+    alipay_settings(config)
+    wechatpay_settings(config)
+
+
+def wallet_gateway(name: str) -> WalletGateway:
+    """Return the current app's gateway for ``name`` ("alipay" or "wechatpay")."""
+    app = current_app._get_current_object()
+    gateways = app.extensions.setdefault(EXTENSION_KEY, {})
+    gateway = gateways.get(name)
+    if gateway is None:
+        with _build_lock:
+            gateway = gateways.get(name)
+            if gateway is None:
+                gateway = gateways[name] = build_wallet_gateway(name, app.config)
+    return gateway
