@@ -6,6 +6,7 @@ refused and change nothing; returns and notifications arriving together fulfil o
 ``orders reconcile`` finishes what a crash left, or closes a trade nobody paid.
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,7 +26,7 @@ from simulators.alipay import AlipaySimulator
 from simulators.alipay.signing import signed_params
 from simulators.scenarios import Scenario
 from tests.factories import make_card, make_product, make_user
-from tests.storefront_helpers import add_to_cart, order_by_path, path_of
+from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
 from tests.wallet_helpers import (
     DESKTOP,
     PHONE,
@@ -406,3 +407,22 @@ def test_a_declined_payment_leaves_the_order_waiting_for_another_try(app, client
     back = path_of(alipay_decides(simulator, response.headers["Location"], "pay"))
     client.get(back)
     assert order_by_path(order_path).status == OrderStatus.FULFILLED
+
+
+def test_an_order_that_asks_for_a_code_reaches_alipay_only_after_it(app, client, simulator):
+    app.config["PAYMENT_CODE_ENABLED"] = True  # a guest's first order asks for one
+    order_path = cny_order(client)
+    response = press_pay(client, order_path, DESKTOP)
+    assert response.status_code == 303
+    assert path_of(response.headers["Location"]).split("?")[0].endswith("/code")
+    order = order_by_path(order_path)
+    assert order.payments == []  # no trade at Alipay yet
+    message = db.session.execute(
+        db.select(OutboxMessage).filter_by(kind="payment_code")
+    ).scalar_one()
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    typed = client.post(with_action(order_path, "code"), data={"code": code})
+    assert typed.status_code == 303
+    assert path_of(typed.headers["Location"]).split("?")[0] == urlsplit(order_path).path
+    response = press_pay(client, order_path, DESKTOP)
+    assert response.headers["Location"].startswith(simulator.url + "/gateway.do?")
