@@ -170,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
     from shop.jobs.routes import bp as jobs_bp
+    from shop.network.routes import bp as network_bp
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
@@ -194,6 +195,7 @@ def register_blueprints(app: Flask) -> None:
         payment_webhooks_bp,
         reports_bp,
         jobs_bp,
+        network_bp,
         i18n.bp,
         api.bp,
     )
@@ -201,6 +203,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     csrf.exempt(payment_webhooks_bp)  # signed by the provider, verified over the raw body
+    csrf.exempt(network_bp)  # signed by the network, verified over the raw body
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -93,6 +93,8 @@ def make_config(url: str, **extra) -> dict:
         "SQLITE_CHECKPOINT_SECONDS": 0,
         # Tasks run where they are queued; tests of the queue itself turn this off.
         "JOBS_IMMEDIATE": True,
+        # No operator's network answers unless a test starts the simulator: deliveries wait.
+        "NETWORK_API_URL": "http://127.0.0.1:1",
         **TEST_SECRETS,
     }
     config.update(extra)

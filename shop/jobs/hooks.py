@@ -1,19 +1,27 @@
-"""Queue the work that a committed transaction created: new print jobs, new mails to send.
+"""Queue the work that a committed transaction created: new print jobs, mails, deliveries.
 
 Lower packages only write rows (``PrintJob``, ``OutboxMessage``) in their use case's
 transaction; they know nothing of the queue. These session hooks note the new rows at flush
 and queue their tasks once the transaction has committed, never before (a task must find its
 row) and never after a rollback. A task that cannot be queued (the queue's storage is down)
 is only logged: the reaper and the mail sweeper find the rows again.
+
+Top-up deliveries to the network are written with plain SQL, which the session does not
+track: ``cards.services.apply_pack`` notes their ids in ``session.info``, and the voucher
+redemption (committed on a driver connection) announces them with
+``network.delivery.deliveries_committed``; both are queued here. The delivery sweeper finds
+any that could not be queued.
 """
 
 import logging
 
 from sqlalchemy import event
 
+from shop.cards.services import NEW_DELIVERIES
 from shop.extensions import db
 from shop.jobs.queue import jobs_enabled
 from shop.mail.models import OutboxMessage, OutboxStatus
+from shop.network.delivery import deliveries_committed
 from shop.vouchers.models import PrintJob
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,7 @@ def _after_flush(session, _flush_context) -> None:
 
 
 def _after_commit(session) -> None:
+    _queue_deliveries(session.info.pop(NEW_DELIVERIES, []))
     rows = session.info.pop(_NEW_ROWS, [])
     if not rows or not jobs_enabled():
         return
@@ -47,6 +56,24 @@ def _after_commit(session) -> None:
 
 def _after_rollback(session) -> None:
     session.info.pop(_NEW_ROWS, None)
+    session.info.pop(NEW_DELIVERIES, None)
+
+
+def _queue_deliveries(delivery_ids) -> None:
+    if not delivery_ids or not jobs_enabled():
+        return
+    from shop.jobs.tasks import deliver_topup
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_topup(delivery_id)
+        except Exception:
+            # The row is committed; the delivery sweeper queues it again.
+            log.exception("could not queue the delivery %s", delivery_id)
+
+
+def _deliveries_committed(_sender, ids) -> None:
+    _queue_deliveries(ids)
 
 
 def install() -> None:
@@ -56,4 +83,5 @@ def install() -> None:
     event.listen(db.session, "after_flush", _after_flush)
     event.listen(db.session, "after_commit", _after_commit)
     event.listen(db.session, "after_rollback", _after_rollback)
+    deliveries_committed.connect(_deliveries_committed)
     _installed.append(True)

@@ -3,7 +3,7 @@
 Redeeming a PIN is the shop's hottest path, and it has to beat a hand-written raw-SQL prototype
 with all its real work included (see docs/BENCHMARKS.md). The ORM session and statement
 compilation cost more than the transaction itself, so this one transaction talks to the driver
-directly: five prepared statements between ``BEGIN`` and ``COMMIT``, on a connection from the
+directly: six prepared statements between ``BEGIN`` and ``COMMIT``, on a connection from the
 app's own pool. Everything that decides stays in Python and in one place: the status move comes
 from ``lifecycle.TRANSITIONS``, the new expiry from ``cards.services.extended_expiry``, and
 values are converted by the very column types the ORM uses, so rows look exactly as if the ORM
@@ -23,6 +23,7 @@ from shop.cards.services import (
     CardState,
     CardSuspended,
     extended_expiry,
+    new_delivery,
 )
 from shop.vouchers.lifecycle import TRANSITIONS
 from shop.vouchers.models import VoucherStatus
@@ -73,6 +74,11 @@ def _statements(dialect_name: str, hash_count: int) -> dict[str, str]:
             "INSERT INTO topup (card_id, product_id, data_mb, validity_days, source, channel, "
             "agent_id, reference, old_expires_at, new_expires_at, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+        ),
+        "insert_delivery": sql(
+            "INSERT INTO topup_delivery (topup_id, card_id, request_id, status, attempts, "
+            "next_attempt_at, claimed_until, give_up_at, last_error, network_reference, "
+            "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
         ),
         "insert_audit": sql(
             "INSERT INTO audit_event (action, actor_id, actor_label, object_type, object_id, "
@@ -159,6 +165,14 @@ def redeem(
             at,
         ),
     ).fetchone()[0]
+    delivery = new_delivery(topup_id, card.id, now)
+    delivery_id = driver.execute(
+        sql["insert_delivery"],
+        tuple(
+            convert.datetime_in(value) if isinstance(value, datetime) else value
+            for value in delivery.values()
+        ),
+    ).fetchone()[0]
     driver.execute(
         sql["insert_audit"],
         (
@@ -187,5 +201,6 @@ def redeem(
         new_expiry,
         now,
         after,
+        delivery_id,
     )
     return voucher, topup
