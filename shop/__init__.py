@@ -136,6 +136,7 @@ def register_extensions(app: Flask) -> None:
     from shop.auth.services import load_user_by_session_token
     from shop.i18n import register_template_helpers, select_locale
     from shop.jobs import init_app as init_jobs
+    from shop.network import init_app as init_network
     from shop.payments import init_app as init_payments
 
     db.init_app(app)
@@ -155,6 +156,7 @@ def register_extensions(app: Flask) -> None:
     register_template_helpers(app)
     init_payments(app)
     init_jobs(app)
+    init_network(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """SIM/eSIM cards and the top-ups applied to them."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -155,3 +155,13 @@ class TopUpDelivery(db.Model):
 
     def __repr__(self) -> str:
         return f"<TopUpDelivery {self.id} {self.status}>"
+
+
+class CardUsageDay(db.Model):
+    """Data a card used on one day (UTC), as the network's usage records say."""
+
+    __tablename__ = "card_usage_day"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    used_mb: Mapped[int] = mapped_column(default=0)

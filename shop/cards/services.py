@@ -2,8 +2,9 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import selectinload
@@ -12,6 +13,7 @@ from shop.audit.services import Actor, record_event
 from shop.cards.models import (
     Card,
     CardStatus,
+    CardUsageDay,
     DeliveryStatus,
     TopUp,
     TopUpDelivery,
@@ -22,6 +24,14 @@ from shop.cards.numbers import normalise_card_number
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
+
+_signals = Namespace()
+#: Sent with ``card=`` when a person looks a card up: the network package, which sits above
+#: this one, refreshes the card's figures from the network (rate limited) when it hears it.
+card_looked_up = _signals.signal("cards.looked-up")
+
+#: Days of usage the card page and the API show.
+USAGE_DAYS = 30
 
 
 class CardError(Exception):
@@ -296,3 +306,17 @@ def search_cards(number_prefix: str = "", limit: int = 100) -> list[Card]:
 def is_card_expired(card: Card, now: datetime | None = None) -> bool:
     """Return whether the card's data validity has run out."""
     return card.expires_at is not None and card.expires_at <= (now or utcnow())
+
+
+def usage_by_day(card: Card, today: date | None = None, days: int = USAGE_DAYS) -> list[tuple]:
+    """Return ``(day, used_mb)`` for each of the last ``days`` days up to today, zeros included."""
+    today = today or utcnow().date()
+    first = today - timedelta(days=days - 1)
+    rows = db.session.execute(
+        db.select(CardUsageDay.day, CardUsageDay.used_mb).where(
+            CardUsageDay.card_id == card.id, CardUsageDay.day >= first, CardUsageDay.day <= today
+        )
+    ).all()
+    used = dict(rows)
+    every_day = (first + timedelta(days=n) for n in range(days))
+    return [(day, used.get(day, 0)) for day in every_day]

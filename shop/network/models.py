@@ -1,7 +1,7 @@
-"""What the network told us: its events, kept as rows, and each card's daily usage."""
+"""What the network told us: its events, kept as rows (reminders to top up hang off them)."""
 
 import enum
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,13 +50,3 @@ class NetworkEvent(db.Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CardUsageDay(db.Model):
-    """Data a card used on one day (UTC), as the network's usage records say."""
-
-    __tablename__ = "card_usage_day"
-
-    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    used_mb: Mapped[int] = mapped_column(default=0)

@@ -7,23 +7,21 @@ overwrites a newer one. Daily usage is kept per card and day for the 30-day char
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import or_, update
 
 from shop.audit.services import Actor, record_event
-from shop.cards.models import Card, CardStatus
+from shop.cards.models import Card, CardStatus, CardUsageDay
+from shop.cards.services import USAGE_DAYS
 from shop.db import begin_write
 from shop.extensions import db
 from shop.network.gateway import CardFigures, NetworkError, UsageRecord, gateway
-from shop.network.models import CardUsageDay
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Days of usage the card page and the API show.
-USAGE_DAYS = 30
 NETWORK_ACTOR = Actor.system("network")
 
 
@@ -132,16 +130,10 @@ def sync_recent_cards(limit: int | None = None) -> SyncReport:
     return report
 
 
-def usage_by_day(card: Card, today: date | None = None, days: int = USAGE_DAYS) -> list[tuple]:
-    """Return ``(day, used_mb)`` for each of the last ``days`` days up to today, zeros included."""
-    today = today or utcnow().date()
-    first = today - timedelta(days=days - 1)
-    rows = db.session.execute(
-        db.select(CardUsageDay.day, CardUsageDay.used_mb).where(
-            CardUsageDay.card_id == card.id, CardUsageDay.day >= first, CardUsageDay.day <= today
-        )
-    ).all()
-    used = dict(rows)
-    return [
-        (first + timedelta(days=n), used.get(first + timedelta(days=n), 0)) for n in range(days)
-    ]
+def refresh_on_look(_sender, card: Card) -> None:
+    """Refresh a card a person looked up (``cards.services.card_looked_up``); never raise."""
+    try:
+        refresh_card(card)
+    except Exception:  # the page shows the last known figures whatever happens here
+        db.session.rollback()
+        log.exception("refreshing card %s from the network failed", card.id)
