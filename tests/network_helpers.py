@@ -1,6 +1,5 @@
 """Helpers for network tests: the simulator in a thread, deliveries and cards as stored."""
 
-import pytest
 from sqlalchemy import update
 
 from shop.cards.models import Card, TopUpDelivery
@@ -9,20 +8,21 @@ from shop.timeutil import utcnow
 from simulators.network import NetworkSimulator
 
 
-@pytest.fixture
-def network():
-    """The network simulator on a free loopback port, knowing no card; it sends no events."""
-    with NetworkSimulator(CARDS=(), SUSPENDED_CARDS=()) as simulator:
-        yield simulator
+def empty_network() -> NetworkSimulator:
+    """Return the network simulator on a free loopback port, knowing no card, sending no events.
+
+    Use it in a ``with`` block (it serves from entering to leaving).
+    """
+    return NetworkSimulator(CARDS=(), SUSPENDED_CARDS=())
 
 
 def delivery_of(topup_id: int) -> TopUpDelivery:
     """Return a top-up's delivery as committed."""
     db.session.rollback()
     return db.session.execute(
-        db.select(TopUpDelivery).filter_by(topup_id=topup_id).execution_options(
-            populate_existing=True
-        )
+        db.select(TopUpDelivery)
+        .filter_by(topup_id=topup_id)
+        .execution_options(populate_existing=True)
     ).scalar_one()
 
 

@@ -19,7 +19,7 @@ from shop.jobs import tasks
 from shop.network import delivery as network_delivery
 from shop.timeutil import utcnow
 from tests.factories import make_card, make_product
-from tests.network_helpers import card_row, delivery_of, make_due, network  # noqa: F401
+from tests.network_helpers import card_row, delivery_of, empty_network, make_due
 from tests.vouchers_helpers import make_vouchers
 
 URL = "/api/v1/redemptions"
@@ -27,7 +27,14 @@ ADMIN = Actor(label="admin@test")
 
 
 @pytest.fixture
-def app_config(network):  # noqa: F811 - the fixture of tests.network_helpers
+def network():
+    """The network simulator, serving for the test."""
+    with empty_network() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def app_config(network):
     return {**network.shop_config(), "NETWORK_TIMEOUT_SECONDS": 1.0}
 
 

@@ -11,15 +11,22 @@ from shop.jobs import tasks
 from shop.network import status
 from shop.timeutil import utcnow
 from tests.factories import make_card, make_product
-from tests.network_helpers import card_row, network  # noqa: F401
+from tests.network_helpers import card_row, empty_network
 
 
 @pytest.fixture
-def app_config(network):  # noqa: F811 - the fixture of tests.network_helpers
+def network():
+    """The network simulator, serving for the test."""
+    with empty_network() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def app_config(network):
     return network.shop_config()
 
 
-def card_with_a_pack(network, data_mb=5120):  # noqa: F811
+def card_with_a_pack(network, data_mb=5120):
     card = make_card()
     network.state.add_card(card.number)
     card_services.apply_pack(
@@ -32,7 +39,7 @@ def card_with_a_pack(network, data_mb=5120):  # noqa: F811
     return card
 
 
-def network_calls(network, operation):  # noqa: F811
+def network_calls(network, operation):
     return sum(1 for called, _ in network.state.calls if called == operation)
 
 
