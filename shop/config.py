@@ -50,6 +50,7 @@ ENV_SETTINGS = {
     "NETWORK_API_KEY": str,
     "NETWORK_WEBHOOK_SECRET": str,
     "NETWORK_TIMEOUT_SECONDS": float,
+    "NETWORK_DELIVERY_LEASE_SECONDS": float,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -158,7 +159,8 @@ class Defaults:
     NETWORK_EVENT_MAX_AGE_SECONDS = 300
     #: A delivery the network could not take is retried with backoff this long, then failed.
     NETWORK_DELIVERY_GIVE_UP_HOURS = 24
-    #: A worker's hold on a delivery; a killed worker's delivery is tried again after it.
+    #: A worker's hold on a delivery (at least the timeout + 5 s); a killed worker's delivery
+    #: is tried again after it.
     NETWORK_DELIVERY_LEASE_SECONDS = 60.0
     #: The periodic sync asks the network about this many cards with data still valid.
     NETWORK_SYNC_BATCH = 200

@@ -80,7 +80,10 @@ def _move(delivery_id: int, frm: DeliveryStatus, to: DeliveryStatus, **values) -
 
 
 def _claim(delivery_id: int, now) -> bool:
-    lease = timedelta(seconds=current_app.config["NETWORK_DELIVERY_LEASE_SECONDS"])
+    config = current_app.config
+    # The claim outlives the longest wait for the network, so no second worker sends meanwhile.
+    seconds = max(config["NETWORK_DELIVERY_LEASE_SECONDS"], config["NETWORK_TIMEOUT_SECONDS"] + 5)
+    lease = timedelta(seconds=seconds)
     begin_write(db.session)
     claimed = db.session.execute(
         update(TopUpDelivery)
