@@ -162,6 +162,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
+    from shop.admin.delivery_routes import bp as admin_deliveries_bp
     from shop.admin.routes import bp as admin_bp
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
@@ -190,6 +191,7 @@ def register_blueprints(app: Flask) -> None:
         float_requests_bp,
         auth_bp,
         admin_bp,
+        admin_deliveries_bp,
         audit_bp,
         storefront_bp,
         customer_bp,
