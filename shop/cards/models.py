@@ -130,7 +130,8 @@ class TopUpDelivery(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topup_id: Mapped[int] = mapped_column(ForeignKey("topup.id"), unique=True)
-    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    #: No index of its own: deliveries are found by status, top-up or request id.
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"))
     #: Sent with every attempt; the network answers a repeated id with its first result.
     request_id: Mapped[str] = mapped_column(String(40), unique=True)
     status: Mapped[DeliveryStatus] = mapped_column(

@@ -14,6 +14,8 @@ any that could not be queued.
 """
 
 import logging
+import threading
+import time
 
 from sqlalchemy import event
 
@@ -59,17 +61,48 @@ def _after_rollback(session) -> None:
     session.info.pop(NEW_DELIVERIES, None)
 
 
+#: Deliveries committed within this window share one dispatch (per process): a redemption
+#: pays for one enqueue at most twice a window, not once each (see ``_queue_deliveries``).
+DISPATCH_WINDOW_SECONDS = 0.5
+_dispatch_lock = threading.Lock()
+#: ``until``: the end of the current window; ``trailing``: a dispatch is scheduled for it.
+_dispatch_window = {"until": 0.0, "trailing": False}
+
+
 def _queue_deliveries(delivery_ids) -> None:
+    """Have the committed deliveries dispatched to the workers, coalescing busy moments.
+
+    The first commit of a window queues a dispatch at once; later commits in the window
+    schedule one more for the window's end (once), which runs after each of them committed and
+    so finds their rows. The dispatch queues one delivery task per due row; the sweeper
+    covers any dispatch that was lost. With ``JOBS_IMMEDIATE`` (tests) it runs at once.
+    """
     if not delivery_ids or not jobs_enabled():
         return
-    from shop.jobs.tasks import deliver_topup
+    from shop.jobs.queue import huey
+    from shop.jobs.tasks import dispatch_deliveries
 
-    for delivery_id in delivery_ids:
-        try:
-            deliver_topup(delivery_id)
-        except Exception:
-            # The row is committed; the delivery sweeper queues it again.
-            log.exception("could not queue the delivery %s", delivery_id)
+    try:
+        if huey.immediate:
+            dispatch_deliveries()
+            return
+        now = time.monotonic()
+        with _dispatch_lock:
+            if now >= _dispatch_window["until"]:
+                _dispatch_window.update(until=now + DISPATCH_WINDOW_SECONDS, trailing=False)
+                delay = None
+            elif not _dispatch_window["trailing"]:
+                _dispatch_window["trailing"] = True
+                delay = _dispatch_window["until"] - now
+            else:
+                return
+        if delay is None:
+            dispatch_deliveries()
+        else:
+            dispatch_deliveries.schedule(delay=delay)
+    except Exception:
+        # The rows are committed; the delivery sweeper queues them.
+        log.exception("could not queue a dispatch of deliveries %s", delivery_ids)
 
 
 def _deliveries_committed(_sender, ids) -> None:

@@ -58,6 +58,16 @@ def deliver_topup(delivery_id: int) -> None:
         deliver_topup.schedule(args=(delivery_id,), delay=delay)
 
 
+@huey.task()
+@in_app_context
+def dispatch_deliveries() -> None:
+    """Queue a delivery task for every due top-up delivery (after commits, see ``hooks``)."""
+    due = network_delivery.due_delivery_ids()
+    db.session.commit()  # end this read: each delivery runs in its own transactions
+    for delivery_id in due:
+        deliver_topup(delivery_id)
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A periodic task as the admin page and the tests see it."""

@@ -57,7 +57,6 @@ def upgrade():
     sa.UniqueConstraint('topup_id', name=op.f('uq_topup_delivery_topup_id'))
     )
     with op.batch_alter_table('topup_delivery', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_topup_delivery_card_id'), ['card_id'], unique=False)
         batch_op.create_index('ix_topup_delivery_status_due', ['status', 'next_attempt_at'], unique=False)
     # Top-ups from before the network: recorded as delivered, never sent.
     op.execute(
@@ -99,7 +98,6 @@ def downgrade():
     op.drop_table('network_event')
     with op.batch_alter_table('topup_delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_topup_delivery_status_due')
-        batch_op.drop_index(batch_op.f('ix_topup_delivery_card_id'))
     op.drop_table('topup_delivery')
     with op.batch_alter_table('card', schema=None) as batch_op:
         batch_op.drop_column('network_asked_at')
