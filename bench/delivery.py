@@ -17,6 +17,7 @@ default a SQLite file). Then, in one run:
 """
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--vouchers", type=int, default=30_000)
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the simulator's access log
 
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -79,6 +79,24 @@ def _move(delivery_id: int, frm: DeliveryStatus, to: DeliveryStatus, **values) -
     )
 
 
+def _claimable(delivery_id: int, now) -> bool:
+    """Tell, by a read only, whether a delivery is due and held by nobody.
+
+    A dispatch may queue a delivery that an earlier one queued too; the second task then ends
+    here without taking the write lock.
+    """
+    found = db.session.execute(
+        db.select(TopUpDelivery.id).where(
+            TopUpDelivery.id == delivery_id,
+            TopUpDelivery.status == DeliveryStatus.PENDING,
+            TopUpDelivery.next_attempt_at <= now,
+            or_(TopUpDelivery.claimed_until.is_(None), TopUpDelivery.claimed_until <= now),
+        )
+    ).first()
+    db.session.rollback()
+    return found is not None
+
+
 def _claim(delivery_id: int, now) -> bool:
     config = current_app.config
     # The claim outlives the longest wait for the network, so no second worker sends meanwhile.
@@ -150,7 +168,7 @@ def deliver(delivery_id: int) -> TopUpDelivery | None:
     A pending result has its next attempt at ``next_attempt_at``.
     """
     now = utcnow()
-    if not _claim(delivery_id, now):
+    if not _claimable(delivery_id, now) or not _claim(delivery_id, now):
         return None
     delivery = db.session.get(TopUpDelivery, delivery_id)
     topup = db.session.get(TopUp, delivery.topup_id)
