@@ -4,8 +4,8 @@
 
 A fresh database (one pack, 2,000 cards, enough vouchers), the network simulator in this
 process knowing every card (``--apply-delay`` seconds per pack), gunicorn serving the shop,
-and the product's job worker (``flask --app wsgi jobs worker``) on a queue (``--jobs-url``;
-default a SQLite file). Then, in one run:
+and the product's job worker (``flask --app wsgi jobs worker``, ``--worker-processes`` of
+``--job-workers`` threads) on a queue (``--jobs-url``; default a SQLite file). Then, in one run:
 
 1. ``--redemptions`` redemptions over HTTP, ``--clients`` at a time; each one's end-to-end time
    is its delivery's ``finished_at`` minus its top-up's ``created_at`` (both written by the
@@ -28,11 +28,29 @@ import time
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, SECRETS, gunicorn, make_app, wrk  # noqa: E402
+from bench import redeem  # noqa: E402
+from bench.common import POSTGRES_ADMIN_URL, ROOT, SECRETS, gunicorn, make_app, wrk  # noqa: E402
 from bench.redeem import CARDS, prepare  # noqa: E402
+
+#: This benchmark's own PostgreSQL database, so that it never drops a
+#: database another benchmark is using.
+DATABASE_NAME = "shop_bench_delivery"
+
+
+def own_database_url(backend: str, workdir: Path) -> str:
+    """Return a fresh, empty database of ``backend`` named for this benchmark."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {DATABASE_NAME}"))
+    engine.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE_NAME
 
 
 def card_numbers() -> list[str]:
@@ -146,11 +164,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--apply-delay", type=float, default=0.0)
     parser.add_argument("--jobs-url", default="")
-    parser.add_argument("--job-workers", type=int, default=2)
+    parser.add_argument("--job-workers", type=int, default=2, help="threads per worker")
+    parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--vouchers", type=int, default=30_000)
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the simulator's access log
+    redeem.database_url = own_database_url  # prepare() makes its database here
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -177,7 +197,7 @@ def main() -> None:
         serve = {"workers": 2, "threads": 1}
         with gunicorn("wsgi:app", env, probe="/api/v1/products", **serve) as base:
             network.app.config["WEBHOOK_URL"] = base + "/network/events"
-            worker = start_worker(env, args.job_workers)
+            workers = [start_worker(env, args.job_workers) for _ in range(args.worker_processes)]
             try:
                 answers = redeem_all(base, first, args.clients)
                 times, pending = delivery_times(url, workdir, len(first), wait=120)
@@ -186,7 +206,8 @@ def main() -> None:
                     base + "/api/v1/redemptions", args.seconds, 4, 2, [lua, str(on_file), "2"]
                 )
             finally:
-                stop(worker)
+                for worker in workers:
+                    stop(worker)
             drain_events(network)
             queued_only = wrk(
                 base + "/api/v1/redemptions", args.seconds, 4, 2, [lua, str(off_file), "2"]
@@ -196,7 +217,8 @@ def main() -> None:
 
     print(
         f"backend {args.backend}; simulator apply delay {args.apply_delay} s; "
-        f"{args.job_workers} job worker thread(s); gunicorn 2 sync workers"
+        f"{args.worker_processes} job worker process(es) of {args.job_workers} thread(s); "
+        "gunicorn 2 sync workers"
     )
     print(
         f"redemption -> delivered, {len(times)} of {len(first)} delivered ({pending} not): "

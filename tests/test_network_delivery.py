@@ -239,3 +239,20 @@ def test_the_card_api_shows_each_top_ups_delivery_status(app, client, network):
     assert body["topups"][0]["sku"] == "ASIA-1GB"
     topups = db.session.execute(db.select(func.count(TopUp.id))).scalar_one()
     assert topups == 2
+
+
+def test_the_redeem_page_says_the_pack_is_being_applied_while_the_network_is_down(
+    app, client, network
+):
+    card = make_card()
+    network.state.add_card(card.number)
+    (voucher,) = make_vouchers(make_product())
+    network.state.down = True
+
+    response = client.post(
+        "/redeem", data={"pin": voucher.pin, "card": card.number}, follow_redirects=True
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "being applied on the network" in page and "Being applied" in page

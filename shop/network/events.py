@@ -19,7 +19,7 @@ from shop.cards.numbers import InvalidCardNumber, normalise_card_number
 from shop.db import begin_write
 from shop.extensions import db
 from shop.network import delivery as deliveries
-from shop.network.http import _timestamp, figures_from_json
+from shop.network.http import figures_from_json, parse_timestamp
 from shop.network.models import NetworkEvent, NetworkEventKind
 from shop.network.signing import SIGNATURE_HEADER, BadSignature, verify
 from shop.network.status import NETWORK_ACTOR, record_figures
@@ -57,7 +57,7 @@ def _parse(raw_body: bytes) -> tuple[str, str, dict, object]:
         event_id = str(event["id"])[:64]
         kind = str(event["type"])
         data = event["data"]
-        occurred_at = _timestamp(event.get("created_at")) or utcnow()
+        occurred_at = parse_timestamp(event.get("created_at")) or utcnow()
     except (ValueError, KeyError, TypeError) as exc:
         raise EventRejected(f"unreadable event: {exc.__class__.__name__}") from None
     if not event_id or not isinstance(data, dict):

@@ -31,7 +31,8 @@ SIMULATOR_URL = "http://127.0.0.1:5004"
 SIMULATOR_API_KEY = "simulator-network-key"  # noqa: S105 - the local stand-in's public demo key
 
 
-def _timestamp(value) -> datetime | None:
+def parse_timestamp(value) -> datetime | None:
+    """Return an ISO 8601 timestamp with its offset as a datetime (None for empty)."""
     if not value:
         return None
     parsed = datetime.fromisoformat(value)
@@ -48,8 +49,8 @@ def figures_from_json(data: dict) -> CardFigures:
         total_mb=int(data.get("total_mb", 0)),
         used_mb=int(data.get("used_mb", 0)),
         remaining_mb=max(int(data.get("remaining_mb", 0)), 0),
-        expires_at=_timestamp(data.get("expires_at")),
-        as_of=_timestamp(data.get("as_of")) or utcnow(),
+        expires_at=parse_timestamp(data.get("expires_at")),
+        as_of=parse_timestamp(data.get("as_of")) or utcnow(),
     )
 
 
