@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= 5001
 SMS_PORT ?= 5005
+NETWORK_SIM_PORT ?= 5004
 ALIPAY_SIM_PORT ?= 5002
 WECHATPAY_SIM_PORT ?= 5003
 
@@ -36,10 +37,10 @@ install-test: $(VENV)/.installed-test translations
 # Plain HTTP on loopback, so the session cookie cannot be marked Secure here.
 # One supervisor (honcho) runs every line of Procfile.dev: the shop, its job consumer, and the
 # simulators beside it (PayPal on $(SIM_PORT), Alipay on $(ALIPAY_SIM_PORT), WeChat Pay on
-# $(WECHATPAY_SIM_PORT), SMS on $(SMS_PORT)), each unless its provider's NAME_MODE (PAYPAL_MODE,
-# ALIPAY_MODE, WECHATPAY_MODE, SMS_MODE) says sandbox or live.
+# $(WECHATPAY_SIM_PORT), SMS on $(SMS_PORT), the operator's network on $(NETWORK_SIM_PORT)), each
+# unless its provider's NAME_MODE (PAYPAL_MODE, ALIPAY_MODE, ..., NETWORK_MODE) says sandbox or live.
 # Ctrl-C, or SIGINT/SIGTERM to make, stops them all.
-SIMULATORS = paypal alipay wechatpay sms
+SIMULATORS = paypal alipay wechatpay sms network
 run: install
 	$(FLASK) shop init
 	$(FLASK) shop demo
@@ -49,7 +50,7 @@ run: install
 	done; \
 	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) SHOP_PORT=$(PORT) SIM_PORT=$(SIM_PORT) \
 	  ALIPAY_SIM_PORT=$(ALIPAY_SIM_PORT) WECHATPAY_SIM_PORT=$(WECHATPAY_SIM_PORT) \
-	  SMS_PORT=$(SMS_PORT) PYTHONUNBUFFERED=1 \
+	  SMS_PORT=$(SMS_PORT) NETWORK_SIM_PORT=$(NETWORK_SIM_PORT) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 

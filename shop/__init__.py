@@ -135,6 +135,7 @@ def register_extensions(app: Flask) -> None:
     from shop.i18n import register_template_helpers, select_locale
     from shop.jobs import init_app as init_jobs
     from shop.messaging import init_app as init_messaging
+    from shop.network import init_app as init_network
     from shop.payments import init_app as init_payments
 
     db.init_app(app)
@@ -157,6 +158,7 @@ def register_extensions(app: Flask) -> None:
     init_payments(app)
     init_messaging(app)
     init_jobs(app)
+    init_network(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -164,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     from shop import api, i18n
     from shop.admin.audit_routes import bp as audit_bp
     from shop.admin.dev_outbox_routes import bp as dev_outbox_bp
+    from shop.admin.delivery_routes import bp as admin_deliveries_bp
     from shop.admin.routes import bp as admin_bp
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
@@ -176,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
     from shop.jobs.routes import bp as jobs_bp
+    from shop.network.routes import bp as network_bp
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
@@ -200,6 +204,7 @@ def register_blueprints(app: Flask) -> None:
         agent_tree_bp,
         auth_bp,
         admin_bp,
+        admin_deliveries_bp,
         audit_bp,
         storefront_bp,
         customer_bp,
@@ -212,6 +217,7 @@ def register_blueprints(app: Flask) -> None:
         wallet_notify_bp,
         reports_bp,
         jobs_bp,
+        network_bp,
         i18n.bp,
         api.bp,
     )
@@ -220,6 +226,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     csrf.exempt(payment_webhooks_bp)  # signed by the provider, verified over the raw body
     csrf.exempt(wallet_notify_bp)  # Alipay's and WeChat's notifications, verified the same way
+    csrf.exempt(network_bp)  # signed by the network, verified over the raw body
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -69,6 +69,12 @@ ENV_SETTINGS = {
     "JOBS_POLL_SECONDS": float,
     "PRINT_FILES_DIR": str,
     "DATABASE_PING_IDLE_SECONDS": float,
+    "NETWORK_MODE": str,
+    "NETWORK_API_URL": str,
+    "NETWORK_API_KEY": str,
+    "NETWORK_WEBHOOK_SECRET": str,
+    "NETWORK_TIMEOUT_SECONDS": float,
+    "NETWORK_DELIVERY_LEASE_SECONDS": float,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -212,6 +218,28 @@ class Defaults:
     #: Where finished print files are kept (sealed); empty for ``instance/prints``. With web
     #: servers on several machines, a directory they all mount.
     PRINT_FILES_DIR = ""
+    #: The operator's network: ``simulator`` (the local stand-in), ``sandbox`` or ``live``.
+    NETWORK_MODE = "simulator"
+    #: The network's API; empty in simulator mode means the simulator on port 5004.
+    NETWORK_API_URL = ""
+    #: Key the shop signs its requests with; empty in simulator mode means the simulator's.
+    NETWORK_API_KEY = ""
+    #: Secret the network signs its callbacks with; empty in simulator mode: the simulator's.
+    NETWORK_WEBHOOK_SECRET = ""
+    #: Seconds to wait for the network to connect or answer (a delivery never hangs).
+    NETWORK_TIMEOUT_SECONDS = 10.0
+    #: A person looking at a card asks the network at most this often; the ask is shorter.
+    NETWORK_REFRESH_SECONDS = 60.0
+    NETWORK_REFRESH_TIMEOUT_SECONDS = 2.0
+    #: Callbacks older (or newer) than this are refused as replays.
+    NETWORK_EVENT_MAX_AGE_SECONDS = 300
+    #: A delivery the network could not take is retried with backoff this long, then failed.
+    NETWORK_DELIVERY_GIVE_UP_HOURS = 24
+    #: A worker's hold on a delivery (at least the timeout + 5 s); a killed worker's delivery
+    #: is tried again after it.
+    NETWORK_DELIVERY_LEASE_SECONDS = 60.0
+    #: The periodic sync asks the network about this many cards with data still valid.
+    NETWORK_SYNC_BATCH = 200
 
 
 def parse_env_value(name: str, raw: str, kind: type):

@@ -1,7 +1,7 @@
 """Languages: choosing the locale per request, switching it, formatting money and dates."""
 
 from flask import Blueprint, current_app, redirect, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from shop.money import format_money
@@ -63,11 +63,17 @@ def datetime_filter(value, fmt: str = "medium") -> str:
     return f"{format_datetime(value, fmt)} UTC"
 
 
+def date_filter(value, fmt: str = "medium") -> str:
+    """Format a calendar day in the current language."""
+    return format_date(value, fmt) if value is not None else ""
+
+
 def register_template_helpers(app) -> None:
     """Make the filters and the language list available to templates."""
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["data"] = data_filter
     app.jinja_env.filters["datetime"] = datetime_filter
+    app.jinja_env.filters["date"] = date_filter
 
     @app.context_processor
     def inject_languages():

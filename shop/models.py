@@ -4,10 +4,11 @@ from shop.agents.models import Agent, ApiKey, FloatRequest, LedgerEntry
 from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
-from shop.cards.models import Card, TopUp
+from shop.cards.models import Card, CardUsageDay, TopUp, TopUpDelivery
 from shop.catalog.models import Product
 from shop.jobs.models import PeriodicRun
 from shop.mail.models import OutboxMessage
+from shop.network.models import NetworkEvent
 from shop.storefront.models import (
     Order,
     OrderLine,
@@ -26,6 +27,9 @@ __all__ = [
     "LedgerEntry",
     "AuditEvent",
     "Card",
+    "CardUsageDay",
+    "NetworkEvent",
+    "TopUpDelivery",
     "IdempotencyRecord",
     "OutboxMessage",
     "PeriodicRun",

@@ -181,6 +181,7 @@ def simulators_cli(context, shop_url):
 def main() -> None:
     """Run the command line with every provider registered."""
     from simulators.alipay.command import alipay_command
+    from simulators.network.command import network_command
     from simulators.paypal.command import paypal_command
     from simulators.sms.command import sms_command
     from simulators.wechatpay.command import wechatpay_command
@@ -189,4 +190,5 @@ def main() -> None:
     simulators_cli.add_command(alipay_command)
     simulators_cli.add_command(wechatpay_command)
     simulators_cli.add_command(sms_command)
+    simulators_cli.add_command(network_command)
     simulators_cli()

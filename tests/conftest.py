@@ -107,6 +107,8 @@ def make_config(url: str, **extra) -> dict:
         "JOBS_IMMEDIATE": True,
         # One-time codes at payment are tested on their own (tests/test_payment_codes.py).
         "PAYMENT_CODE_ENABLED": False,
+        # No operator's network answers unless a test starts the simulator: deliveries wait.
+        "NETWORK_API_URL": "http://127.0.0.1:1",
         **TEST_SECRETS,
     }
     config.update(extra)

@@ -206,7 +206,8 @@ def test_api_redemption_answers_201_with_the_documented_body_and_no_pin(client, 
 
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"topup", "card", "voucher"}
+    assert set(body) == {"topup", "card", "voucher", "delivery"}
+    assert body["delivery"]["status"] == "pending"
     card = reload_card(card.id)
     (topup,) = topups()
     assert {"id", "sku", "data_mb", "validity_days", "expires_at"} <= set(body["topup"])

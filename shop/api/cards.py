@@ -1,4 +1,4 @@
-"""``GET /api/v1/cards/<number>``: a card's status, balance and expiry."""
+"""``GET /api/v1/cards/<number>``: a card's figures from the network, and its daily usage."""
 
 from flask import jsonify
 
@@ -6,6 +6,10 @@ from shop.api import bp
 from shop.api.errors import ApiError
 from shop.cards import services
 from shop.extensions import rate_limit
+from shop.network.status import refresh_on_look
+
+#: Top-ups listed with their delivery status in a card's answer.
+RECENT_TOPUPS = 10
 
 
 def iso(value) -> str | None:
@@ -23,12 +27,36 @@ def card_json(card) -> dict:
     }
 
 
-@bp.get("/cards/<path:number>")
-@rate_limit("60 per minute")
-def get_card(number):
-    """Return one card by ICCID or phone number."""
+def delivery_json(delivery) -> dict:
+    """Return where a top-up's delivery to the network stands."""
+    if delivery is None:
+        return {"status": "delivered", "delivered_at": None}
+    return {"status": delivery.status.value, "delivered_at": iso(delivery.finished_at)}
+
+
+def card_detail_json(card) -> dict:
+    """Return a card with the network's figures and its latest top-ups' delivery status."""
+    return {
+        **card_json(card),
+        "data_used_mb": card.data_used_mb,
+        "as_of": iso(card.network_as_of),
+        "topups": [
+            {
+                "id": topup.id,
+                "sku": topup.product.sku,
+                "data_mb": topup.data_mb,
+                "validity_days": topup.validity_days,
+                "created_at": iso(topup.created_at),
+                "delivery": delivery_json(topup.delivery),
+            }
+            for topup in services.top_up_history(card, limit=RECENT_TOPUPS)
+        ],
+    }
+
+
+def _card(number):
     try:
-        card = services.find_card(number)
+        return services.find_card(number)
     except services.InvalidCardNumber as exc:
         raise ApiError(
             422,
@@ -38,4 +66,28 @@ def get_card(number):
         ) from None
     except services.CardNotFound:
         raise ApiError(404, "card_not_found", "No card with this number is registered.") from None
-    return jsonify(card_json(card))
+
+
+@bp.get("/cards/<path:number>/usage")
+@rate_limit("60 per minute")
+def get_card_usage(number):
+    """Return a card's daily data use of the last 30 days (network's figures)."""
+    card = _card(number)
+    refresh_on_look(None, card)
+    card = _card(number)
+    return jsonify(
+        number=card.number,
+        as_of=iso(card.network_as_of),
+        days=[
+            {"date": day.isoformat(), "used_mb": used} for day, used in services.usage_by_day(card)
+        ],
+    )
+
+
+@bp.get("/cards/<path:number>")
+@rate_limit("60 per minute")
+def get_card(number):
+    """Return one card by ICCID or phone number."""
+    card = _card(number)
+    refresh_on_look(None, card)
+    return jsonify(card_detail_json(_card(number)))

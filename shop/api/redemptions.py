@@ -95,5 +95,10 @@ def create_redemption():
         "topup": topup_json(result.topup, result.sku),
         "card": card_json(result.topup.card),
         "voucher": {"serial": result.serial},
+        "delivery": {
+            "status": "pending",
+            "message": "The pack is being applied on the network; it is usually active within "
+            "minutes. GET /api/v1/cards/{number} shows when it is.",
+        },
     }
     return jsonify(body), 201

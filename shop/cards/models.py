@@ -1,7 +1,7 @@
 """SIM/eSIM cards and the top-ups applied to them."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,9 +44,17 @@ class Card(db.Model):
         Enum(CardStatus, native_enum=False, length=16, values_callable=_values),
         default=CardStatus.ACTIVE,
     )
+    #: Data left: the network's last known figure (plus packs recorded since, until the
+    #: network's next answer replaces it). Never consumed here: the network counts usage.
     data_balance_mb: Mapped[int] = mapped_column(default=0)
     #: When the data on the card stops working; empty until the first top-up.
     expires_at: Mapped[datetime | None]
+    #: Data used of the card's current packs, as the network last said.
+    data_used_mb: Mapped[int] = mapped_column(default=0)
+    #: When the network's figures above were true; empty until it has answered once.
+    network_as_of: Mapped[datetime | None]
+    #: When the shop last asked the network (a refresh on a person's look is rate limited).
+    network_asked_at: Mapped[datetime | None]
     region: Mapped[str] = mapped_column(String(60), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -94,6 +102,67 @@ class TopUp(db.Model):
 
     card = relationship("Card")
     product = relationship("Product")
+    delivery = relationship("TopUpDelivery", back_populates="topup", uselist=False)
 
     def __repr__(self) -> str:
         return f"<TopUp {self.id} card={self.card_id}>"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a top-up's delivery to the operator's network stands."""
+
+    PENDING = "pending"  #: not applied yet: queued, or waiting for its next attempt
+    DELIVERED = "delivered"  #: the network applied the pack
+    FAILED = "failed"  #: the network refused it, or was unreachable for a whole day
+    CANCELLED = "cancelled"  #: the operator gave up on it and compensated the buyer
+
+
+class TopUpDelivery(db.Model):
+    """The delivery of one top-up to the operator's network, exactly once.
+
+    Written ``pending`` in the top-up's own transaction; a job applies the pack on the network
+    under ``request_id``, which the network treats as an idempotency key, so a retry after a
+    lost answer or a killed worker never applies the pack twice.
+    """
+
+    __tablename__ = "topup_delivery"
+    __table_args__ = (Index("ix_topup_delivery_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topup_id: Mapped[int] = mapped_column(ForeignKey("topup.id"), unique=True)
+    #: No index of its own: deliveries are found by status, top-up or request id.
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"))
+    #: Sent with every attempt; the network answers a repeated id with its first result.
+    request_id: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, native_enum=False, length=16, values_callable=_values),
+        default=DeliveryStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: A pending delivery is not tried before this time (backoff after a failed attempt).
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A worker holds the delivery until then; a killed worker's claim simply runs out.
+    claimed_until: Mapped[datetime | None]
+    #: Attempts stop, and the delivery fails, after this time.
+    give_up_at: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(String(200), default="")
+    #: The network's own reference of the applied pack.
+    network_reference: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    topup = relationship("TopUp", back_populates="delivery")
+    card = relationship("Card")
+
+    def __repr__(self) -> str:
+        return f"<TopUpDelivery {self.id} {self.status}>"
+
+
+class CardUsageDay(db.Model):
+    """Data a card used on one day (UTC), as the network's usage records say."""
+
+    __tablename__ = "card_usage_day"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    used_mb: Mapped[int] = mapped_column(default=0)

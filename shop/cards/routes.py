@@ -1,6 +1,15 @@
 """Card pages: the public balance check and the admin's card register."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -26,7 +35,7 @@ def _may_see_history(card) -> bool:
 def check():
     """Show a card's status, remaining data and expiry; the owner also sees its top-ups."""
     form = CardLookupForm(request.args)
-    card = history = None
+    card = history = usage = None
     status = 200
     if "number" in request.args:
         if form.validate():
@@ -39,7 +48,9 @@ def check():
                 form.number.errors.append(_("No card with this number is registered with us."))
                 status = 404
             else:
+                services.card_looked_up.send(current_app._get_current_object(), card=card)
                 history = services.top_up_history(card) if _may_see_history(card) else None
+                usage = services.usage_by_day(card)
         else:
             status = 422
     return render_template(
@@ -47,6 +58,7 @@ def check():
         form=form,
         card=card,
         history=history,
+        usage=usage,
         expired=card is not None and services.is_card_expired(card),
     ), status
 
@@ -92,6 +104,7 @@ def admin_card(card_id):
         "cards/admin_card.html",
         card=card,
         history=services.top_up_history(card, limit=500),
+        usage=services.usage_by_day(card),
         expired=services.is_card_expired(card),
     )
 

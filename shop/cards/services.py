@@ -1,17 +1,37 @@
 """Card rules: registering and suspending cards, applying packs, top-up history."""
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from blinker import Namespace
+from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import selectinload
 
 from shop.audit.services import Actor, record_event
-from shop.cards.models import Card, CardStatus, TopUp, TopUpSource
+from shop.cards.models import (
+    Card,
+    CardStatus,
+    CardUsageDay,
+    DeliveryStatus,
+    TopUp,
+    TopUpDelivery,
+    TopUpSource,
+)
 from shop.cards.numbers import InvalidCardNumber as InvalidCardNumber
 from shop.cards.numbers import normalise_card_number
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
+
+_signals = Namespace()
+#: Sent with ``card=`` when a person looks a card up: the network package, which sits above
+#: this one, refreshes the card's figures from the network (rate limited) when it hears it.
+card_looked_up = _signals.signal("cards.looked-up")
+
+#: Days of usage the card page and the API show.
+USAGE_DAYS = 30
 
 
 class CardError(Exception):
@@ -142,6 +162,8 @@ class AppliedTopUp:
     new_expires_at: datetime
     created_at: datetime
     card: CardState
+    #: Its pending delivery to the network.
+    delivery_id: int | None = None
 
 
 _CARD = Card.__table__
@@ -161,6 +183,30 @@ _CREDIT_CARD = (
     )
 )
 _INSERT_TOPUP = insert(_TOPUP).returning(_TOPUP.c.id)
+_DELIVERY = TopUpDelivery.__table__
+_INSERT_DELIVERY = insert(_DELIVERY).returning(_DELIVERY.c.id)
+
+#: ``session.info`` key: ids of deliveries written in the open transaction, to queue at commit.
+NEW_DELIVERIES = "cards.new_deliveries"
+
+
+def new_delivery(topup_id: int, card_id: int, now: datetime) -> dict:
+    """Return the row of a top-up's pending delivery to the network, due at once."""
+    give_up = timedelta(hours=current_app.config["NETWORK_DELIVERY_GIVE_UP_HOURS"])
+    return {
+        "topup_id": topup_id,
+        "card_id": card_id,
+        "request_id": "wd-" + secrets.token_hex(16),
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "give_up_at": now + give_up,
+        "last_error": "",
+        "network_reference": "",
+        "created_at": now,
+        "finished_at": None,
+    }
 
 
 def lock_card(number: str) -> CardState:
@@ -186,6 +232,9 @@ def apply_pack(
     now: datetime | None = None,
 ) -> AppliedTopUp:
     """Add a pack's data and validity to a card inside the caller's transaction.
+
+    The top-up's delivery to the network is written ``pending`` beside it; the job queue
+    picks it up once the caller commits.
 
     ``card`` is a :class:`CardState` or a ``Card`` read under the card's lock (its row lock on
     PostgreSQL, the write lock of a ``begin_write`` use case on SQLite), so two top-ups of one
@@ -217,6 +266,10 @@ def apply_pack(
             "created_at": now,
         },
     ).scalar_one()
+    delivery_id = connection.execute(
+        _INSERT_DELIVERY, new_delivery(topup_id, card.id, now)
+    ).scalar_one()
+    db.session.info.setdefault(NEW_DELIVERIES, []).append(delivery_id)
     balance = card.data_balance_mb + grant.data_mb
     after = CardState(card.id, card.number, card.status, balance, new_expiry)
     if isinstance(card, Card):
@@ -232,13 +285,15 @@ def apply_pack(
         new_expiry,
         now,
         after,
+        delivery_id,
     )
 
 
 def top_up_history(card: Card, limit: int = 50) -> list[TopUp]:
-    """Return the card's latest top-ups, newest first."""
+    """Return the card's latest top-ups with their deliveries, newest first."""
     query = (
         db.select(TopUp)
+        .options(selectinload(TopUp.delivery))
         .filter_by(card_id=card.id)
         .order_by(TopUp.created_at.desc(), TopUp.id.desc())
         .limit(limit)
@@ -258,3 +313,17 @@ def search_cards(number_prefix: str = "", limit: int = 100) -> list[Card]:
 def is_card_expired(card: Card, now: datetime | None = None) -> bool:
     """Return whether the card's data validity has run out."""
     return card.expires_at is not None and card.expires_at <= (now or utcnow())
+
+
+def usage_by_day(card: Card, today: date | None = None, days: int = USAGE_DAYS) -> list[tuple]:
+    """Return ``(day, used_mb)`` for each of the last ``days`` days up to today, zeros included."""
+    today = today or utcnow().date()
+    first = today - timedelta(days=days - 1)
+    rows = db.session.execute(
+        db.select(CardUsageDay.day, CardUsageDay.used_mb).where(
+            CardUsageDay.card_id == card.id, CardUsageDay.day >= first, CardUsageDay.day <= today
+        )
+    ).all()
+    used = dict(rows)
+    every_day = (first + timedelta(days=n) for n in range(days))
+    return [(day, used.get(day, 0)) for day in every_day]

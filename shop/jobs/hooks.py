@@ -1,19 +1,29 @@
-"""Queue the work that a committed transaction created: new print jobs, new mails to send.
+"""Queue the work that a committed transaction created: new print jobs, mails, deliveries.
 
 Lower packages only write rows (``PrintJob``, ``OutboxMessage``) in their use case's
 transaction; they know nothing of the queue. These session hooks note the new rows at flush
 and queue their tasks once the transaction has committed, never before (a task must find its
 row) and never after a rollback. A task that cannot be queued (the queue's storage is down)
 is only logged: the reaper and the mail sweeper find the rows again.
+
+Top-up deliveries to the network are written with plain SQL, which the session does not
+track: ``cards.services.apply_pack`` notes their ids in ``session.info``, and the voucher
+redemption (committed on a driver connection) announces them with
+``network.delivery.deliveries_committed``; both are queued here. The delivery sweeper finds
+any that could not be queued.
 """
 
 import logging
+import threading
+import time
 
 from sqlalchemy import event
 
+from shop.cards.services import NEW_DELIVERIES
 from shop.extensions import db
 from shop.jobs.queue import jobs_enabled
 from shop.mail.models import OutboxMessage, OutboxStatus
+from shop.network.delivery import deliveries_committed
 from shop.vouchers.models import PrintJob
 
 log = logging.getLogger(__name__)
@@ -31,6 +41,7 @@ def _after_flush(session, _flush_context) -> None:
 
 
 def _after_commit(session) -> None:
+    _queue_deliveries(session.info.pop(NEW_DELIVERIES, []))
     rows = session.info.pop(_NEW_ROWS, [])
     if not rows or not jobs_enabled():
         return
@@ -47,6 +58,55 @@ def _after_commit(session) -> None:
 
 def _after_rollback(session) -> None:
     session.info.pop(_NEW_ROWS, None)
+    session.info.pop(NEW_DELIVERIES, None)
+
+
+#: Deliveries committed within this window share one dispatch (per process): a redemption
+#: pays for one enqueue at most twice a window, not once each (see ``_queue_deliveries``).
+DISPATCH_WINDOW_SECONDS = 0.5
+_dispatch_lock = threading.Lock()
+#: ``until``: the end of the current window; ``trailing``: a dispatch is scheduled for it.
+_dispatch_window = {"until": 0.0, "trailing": False}
+
+
+def _queue_deliveries(delivery_ids) -> None:
+    """Have the committed deliveries dispatched to the workers, coalescing busy moments.
+
+    The first commit of a window queues a dispatch at once; later commits in the window
+    schedule one more for the window's end (once), which runs after each of them committed and
+    so finds their rows. The dispatch queues one delivery task per due row; the sweeper
+    covers any dispatch that was lost. With ``JOBS_IMMEDIATE`` (tests) it runs at once.
+    """
+    if not delivery_ids or not jobs_enabled():
+        return
+    from shop.jobs.queue import huey
+    from shop.jobs.tasks import dispatch_deliveries
+
+    try:
+        if huey.immediate:
+            dispatch_deliveries()
+            return
+        now = time.monotonic()
+        with _dispatch_lock:
+            if now >= _dispatch_window["until"]:
+                _dispatch_window.update(until=now + DISPATCH_WINDOW_SECONDS, trailing=False)
+                delay = None
+            elif not _dispatch_window["trailing"]:
+                _dispatch_window["trailing"] = True
+                delay = _dispatch_window["until"] - now
+            else:
+                return
+        if delay is None:
+            dispatch_deliveries()
+        else:
+            dispatch_deliveries.schedule(delay=delay)
+    except Exception:
+        # The rows are committed; the delivery sweeper queues them.
+        log.exception("could not queue a dispatch of deliveries %s", delivery_ids)
+
+
+def _deliveries_committed(_sender, ids) -> None:
+    _queue_deliveries(ids)
 
 
 def install() -> None:
@@ -56,4 +116,5 @@ def install() -> None:
     event.listen(db.session, "after_flush", _after_flush)
     event.listen(db.session, "after_commit", _after_commit)
     event.listen(db.session, "after_rollback", _after_rollback)
+    deliveries_committed.connect(_deliveries_committed)
     _installed.append(True)

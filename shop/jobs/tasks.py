@@ -19,11 +19,14 @@ from huey import crontab
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from shop.cards.models import DeliveryStatus
 from shop.extensions import db
 from shop.jobs.models import PeriodicRun
 from shop.jobs.queue import huey, in_app_context
 from shop.mail import services as mail
 from shop.mail.models import OutboxStatus
+from shop.network import delivery as network_delivery
+from shop.network import status as network_status
 from shop.timeutil import utcnow
 from shop.vouchers import print_jobs
 from shop.vouchers.models import PrintJobStatus
@@ -63,6 +66,26 @@ def queue_delay(sent_at: float) -> float:
 def ping(sent_at: float, token: str) -> None:
     """Answer ``flask jobs ping``: store how long this task waited for a worker."""
     huey.put(ping_key(token), queue_delay(sent_at))
+
+
+@huey.task()
+@in_app_context
+def deliver_topup(delivery_id: int) -> None:
+    """Apply one top-up on the network; an unreachable network schedules the next attempt."""
+    delivery = network_delivery.deliver(delivery_id)
+    if delivery is not None and delivery.status == DeliveryStatus.PENDING:
+        delay = max((delivery.next_attempt_at - utcnow()).total_seconds(), 0)
+        deliver_topup.schedule(args=(delivery_id,), delay=delay)
+
+
+@huey.task()
+@in_app_context
+def dispatch_deliveries() -> None:
+    """Queue a delivery task for every due top-up delivery (after commits, see ``hooks``)."""
+    due = network_delivery.due_delivery_ids()
+    db.session.commit()  # end this read: each delivery runs in its own transactions
+    for delivery_id in due:
+        deliver_topup(delivery_id)
 
 
 @dataclass(frozen=True)
@@ -185,3 +208,20 @@ def reap(now=None) -> ReapReport:
         render_print_job(job_id)
     abandoned = mail.fail_abandoned_sends(stale_before)
     return ReapReport(jobs.requeued, jobs.failed, abandoned)
+
+
+@periodic("deliver_due_topups", _l("every minute"), minute="*")
+def deliver_due_topups() -> str:
+    """Queue every due top-up delivery: a lost enqueue or a killed worker loses no pack."""
+    due = network_delivery.due_delivery_ids()
+    db.session.commit()  # end this read: each delivery runs in its own transactions
+    for delivery_id in due:
+        deliver_topup(delivery_id)
+    return f"queued {len(due)} delivery(ies)"
+
+
+@periodic("sync_network_cards", _l("every 10 minutes"), minute="*/10")
+def sync_network_cards() -> str:
+    """Read remaining data and usage of recently active cards from the network."""
+    report = network_status.sync_recent_cards()
+    return f"asked {report.asked}, updated {report.updated}, unanswered {report.unanswered}"

@@ -6,10 +6,11 @@ compilation cost more than the transaction itself, so this one transaction talks
 directly, on a connection from the app's own pool.
 
 - **PostgreSQL**: one statement does the whole redemption (card lock, conditional voucher
-  update, card credit and new expiry, TopUp row, AuditEvent row), sent in autocommit mode, so it
+  update, card credit and new expiry, TopUp row, its pending delivery to the operator's network,
+  AuditEvent row), sent in autocommit mode, so it
   is its own transaction: one round trip instead of eight (``BEGIN``, five statements,
   ``COMMIT`` and the pool's ping), and the server answers only once the commit is on disk.
-- **SQLite**: five prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process.
+- **SQLite**: six prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process.
 
 Everything that decides stays in one place: the status move comes from
 ``lifecycle.TRANSITIONS``, the new expiry from ``cards.services.extended_expiry`` (and its SQL
@@ -32,6 +33,7 @@ from shop.cards.services import (
     CardState,
     CardSuspended,
     extended_expiry,
+    new_delivery,
 )
 from shop.db import begin_driver_write
 from shop.vouchers.lifecycle import TRANSITIONS
@@ -74,6 +76,11 @@ def _sqlite_statements(hash_count: int) -> dict[str, str]:
             "INSERT INTO topup (card_id, product_id, data_mb, validity_days, source, channel, "
             "agent_id, reference, old_expires_at, new_expires_at, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+        ),
+        "insert_delivery": (
+            "INSERT INTO topup_delivery (topup_id, card_id, request_id, status, attempts, "
+            "next_attempt_at, claimed_until, give_up_at, last_error, network_reference, "
+            "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
         ),
         "insert_audit": (
             "INSERT INTO audit_event (action, actor_id, actor_label, object_type, object_id, "
@@ -136,6 +143,14 @@ WITH locked_card AS (
         credited.expires_at, %(now)s
     FROM redeemed, credited
     RETURNING id
+), delivery_row AS (
+    INSERT INTO topup_delivery (topup_id, card_id, request_id, status, attempts,
+        next_attempt_at, claimed_until, give_up_at, last_error, network_reference, created_at,
+        finished_at)
+    SELECT topup_row.id, redeemed.card_id, %(request_id)s, %(delivery_status)s, 0, %(now)s,
+        NULL, %(give_up_at)s, '', '', %(now)s, NULL
+    FROM topup_row, redeemed
+    RETURNING id
 ), audit AS (
     INSERT INTO audit_event (action, actor_id, actor_label, object_type, object_id, agent_id,
         details, ip_address, created_at)
@@ -145,12 +160,13 @@ WITH locked_card AS (
 )
 SELECT locked_card.id, locked_card.status, redeemed.id, redeemed.serial, redeemed.product_id,
     redeemed.data_mb, redeemed.validity_days, redeemed.agent_id, redeemed.old_expires_at,
-    credited.data_balance_mb, credited.expires_at, topup_row.id
+    credited.data_balance_mb, credited.expires_at, topup_row.id, delivery_row.id
 FROM (SELECT 1) AS one
 LEFT JOIN locked_card ON true
 LEFT JOIN redeemed ON true
 LEFT JOIN credited ON true
 LEFT JOIN topup_row ON true
+LEFT JOIN delivery_row ON true
 """
 )
 
@@ -215,6 +231,7 @@ def _redeem_in_one_statement(
 ) -> tuple[RedeemedRow, AppliedTopUp]:
     convert = _converters(dialect)
     at = convert.datetime_in(now)
+    delivery = new_delivery(None, None, now)
     parameters = {
         "card": card_number,
         "to_status": VoucherStatus.REDEEMED.value,
@@ -230,6 +247,9 @@ def _redeem_in_one_statement(
         "actor_label": actor.label[:64],
         "details": convert.json_in(audit_details),
         "ip_address": actor.ip_address[:45],
+        "request_id": delivery["request_id"],
+        "delivery_status": delivery["status"],
+        "give_up_at": convert.datetime_in(delivery["give_up_at"]),
     }
     driver.autocommit = True  # the statement is its own transaction
     try:
@@ -244,13 +264,16 @@ def _redeem_in_one_statement(
     if voucher_id is None:
         raise NoActiveVoucher()
     voucher = RedeemedRow(voucher_id, *voucher_columns)
-    old_expiry, balance, new_expiry, topup_id = row[8:]
+    old_expiry, balance, new_expiry, topup_id, delivery_id = row[8:]
     old_expiry, new_expiry = convert.datetime_out(old_expiry), convert.datetime_out(new_expiry)
     after = CardState(card_id, card_number, CardStatus.ACTIVE, balance, new_expiry)
-    return voucher, _applied(topup_id, voucher, channel, old_expiry, new_expiry, now, after)
+    applied = (topup_id, voucher, channel, old_expiry, new_expiry, now, after, delivery_id)
+    return voucher, _applied(*applied)
 
 
-def _applied(topup_id, voucher, channel, old_expiry, new_expiry, now, after) -> AppliedTopUp:
+def _applied(
+    topup_id, voucher, channel, old_expiry, new_expiry, now, after, delivery_id
+) -> AppliedTopUp:
     return AppliedTopUp(
         topup_id,
         voucher.product_id,
@@ -262,6 +285,7 @@ def _applied(topup_id, voucher, channel, old_expiry, new_expiry, now, after) -> 
         new_expiry,
         now,
         after,
+        delivery_id,
     )
 
 
@@ -319,6 +343,14 @@ def _redeem_in_steps_sqlite(
             at,
         ),
     ).fetchone()[0]
+    delivery = new_delivery(topup_id, card.id, now)
+    delivery_id = driver.execute(
+        sql["insert_delivery"],
+        tuple(
+            convert.datetime_in(value) if isinstance(value, datetime) else value
+            for value in delivery.values()
+        ),
+    ).fetchone()[0]
     driver.execute(
         sql["insert_audit"],
         (
@@ -336,5 +368,7 @@ def _redeem_in_steps_sqlite(
     after = CardState(
         card.id, card.number, card.status, card.data_balance_mb + voucher.data_mb, new_expiry
     )
-    topup = _applied(topup_id, voucher, channel, card.expires_at, new_expiry, now, after)
+    topup = _applied(
+        topup_id, voucher, channel, card.expires_at, new_expiry, now, after, delivery_id
+    )
     return voucher, topup

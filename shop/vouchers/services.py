@@ -1,7 +1,8 @@
 """Redeeming vouchers onto cards, and finding vouchers by serial.
 
 Redemption is one transaction: the card row is locked, the voucher moves ``active -> redeemed``
-by a conditional update, the card gains the pack, a TopUp and an AuditEvent are written. Of N
+by a conditional update, the card gains the pack, a TopUp, its pending delivery to the network
+and an AuditEvent are written. Of N
 simultaneous redemptions of one PIN exactly one can match the conditional update.
 """
 
@@ -17,6 +18,7 @@ from shop.cards.numbers import normalise_card_number
 from shop.catalog.models import Product
 from shop.db import end_transaction
 from shop.extensions import db
+from shop.network.delivery import deliveries_committed
 from shop.throttle import FailureLimit, Throttled, release_all, reserve_all
 from shop.timeutil import utcnow
 from shop.vouchers import lifecycle, redemption_sql
@@ -191,6 +193,7 @@ def _redeem(pin, card_number, wanted_serial, channel, actor, agent_id) -> Redemp
         raise AssertionError("unreachable") from None
     finally:
         pooled.close()  # back to the pool
+    deliveries_committed.send(current_app._get_current_object(), ids=[topup.delivery_id])
     return Redemption(serial=voucher.serial, sku=_sku_of(voucher.product_id), topup=topup)
 
 
