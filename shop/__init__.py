@@ -165,8 +165,8 @@ def register_blueprints(app: Flask) -> None:
     """Mount every domain's views."""
     from shop import api, i18n
     from shop.admin.audit_routes import bp as audit_bp
-    from shop.admin.dev_outbox_routes import bp as dev_outbox_bp
     from shop.admin.delivery_routes import bp as admin_deliveries_bp
+    from shop.admin.dev_outbox_routes import bp as dev_outbox_bp
     from shop.admin.routes import bp as admin_bp
     from shop.agents.admin_routes import bp as agent_admin_bp
     from shop.agents.float_request_routes import bp as float_requests_bp
