@@ -1,5 +1,7 @@
 """The reseller tree: sub-agents, floats down the tree, margins per level, suspension."""
 
+import random
+
 import pytest
 from sqlalchemy import func
 
@@ -357,3 +359,65 @@ def test_a_suspension_committed_while_a_sale_runs_refuses_that_sale(app, monkeyp
     db.session.rollback()
     assert db.session.execute(db.select(func.count(Voucher.id))).scalar_one() == vouchers_before
     assert_float_consistent()
+
+
+def test_any_sequence_of_moves_sales_and_voids_keeps_every_float_and_the_operators_net(app):
+    """Each balance equals its ledger within its limit, and the tree's floats add up.
+
+    After every step the whole tree holds what the operator sold it less the operator's net
+    on the sales not voided.
+    """
+    make_product(sku="ASIA-10", price=1000)
+    make_product(sku="EU-7", price=730)
+    tree = make_tree(discounts=(2500, 1500, 2000, 700))
+    agent_services.credit_agent("DIST", 40_000)
+    agents = [tree.dist, tree.sub1, tree.sub2, tree.leaf]
+    parents = {tree.sub1.id: tree.dist, tree.sub2.id: tree.dist, tree.leaf.id: tree.sub1}
+    card = make_card()
+    rng = random.Random(20261206)
+    sold: list[tuple[int, str]] = []
+    credited = 40_000
+    for _step in range(120):
+        action = rng.choice(["give", "take", "sell", "sell", "topup", "void", "suspend"])
+        child = rng.choice([tree.sub1, tree.sub2, tree.leaf])
+        parent = parents[child.id]
+        seller = rng.choice(agents)
+        try:
+            if action == "give":
+                transfers.transfer_float(parent.id, child.code, rng.randint(1, 9000), ACTOR)
+            elif action == "take":
+                transfers.take_back(parent.id, child.code, rng.randint(1, 4000), ACTOR)
+            elif action == "sell":
+                sale = sales.sell_vouchers(
+                    seller.id, rng.choice(["ASIA-10", "EU-7"]), rng.randint(1, 3), ACTOR
+                )
+                sold += [(seller.id, voucher.serial) for voucher in sale.vouchers]
+            elif action == "topup":
+                sales.counter_top_up(seller.id, "EU-7", card.number, ACTOR, channel="t")
+            elif action == "void" and sold:
+                seller_id, serial = sold.pop(rng.randrange(len(sold)))
+                sales.void_sale(seller_id, serial, ACTOR)
+            elif action == "suspend":
+                status = rng.choice([AgentStatus.ACTIVE, AgentStatus.SUSPENDED])
+                agent_services.set_agent_status(child.code, status)
+        except (ledger.InsufficientCredit, ledger.AgentSuspended):
+            db.session.rollback()
+        assert_float_consistent()
+        operator_net = db.session.execute(
+            db.select(func.coalesce(func.sum(SaleEarning.buy_price), 0))
+            .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
+            .where(
+                SaleEarning.level == 1,
+                (SaleEarning.voucher_id.is_(None)) | (Voucher.status != "void"),
+            )
+        ).scalar_one()
+        total = db.session.execute(db.select(func.sum(Agent.balance))).scalar_one()
+        assert total == credited - operator_net
+    kinds = set(db.session.execute(db.select(LedgerEntry.kind)).scalars())
+    assert {
+        LedgerKind.COMMISSION,
+        LedgerKind.COMMISSION_REVERSAL,
+        LedgerKind.TAKE_BACK,
+        LedgerKind.TRANSFER_IN,
+        LedgerKind.VOID_REFUND,
+    } <= kinds

@@ -12,6 +12,7 @@ from shop.agents import services as agent_services
 from shop.agents.ledger import ledger_sum
 from shop.agents.models import Agent, AgentStatus
 from shop.audit.services import Actor
+from shop.auth.models import User
 from shop.extensions import db
 from shop.timeutil import utcnow
 from tests.agents_helpers import auth, db_get, make_tree
@@ -354,3 +355,41 @@ def test_tree_pages_speak_chinese(app, client):
     assert "下级代理" in body
     body = client.get("/manage/agents/LEAF").get_data(as_text=True)
     assert "转移预付款" in body
+
+
+def test_a_parent_reads_its_sub_agents_proof_and_manages_their_accounts_but_no_others(app, client):
+    make_tree()
+    log_in(client, manager("SUB1"))
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    sent = client.post(
+        "/manage/float-requests",
+        data={
+            "amount": "12.00",
+            "payment_reference": "bank 7",
+            "proof": (io.BytesIO(png), "p.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 302
+    log_in(client, manager("DIST"))
+    proof = client.get("/manage/sub-agent-requests/1/proof")
+    assert proof.status_code == 200 and proof.data == png
+    leaf_manager = db.session.execute(db.select(User).filter_by(email=manager("LEAF"))).scalar_one()
+    off = client.post(f"/manage/agents/LEAF/users/{leaf_manager.id}/active", data={"active": "0"})
+    assert off.status_code == 302
+    db.session.rollback()
+    assert db.session.get(User, leaf_manager.id).active is False
+    dist_manager = db.session.execute(db.select(User).filter_by(email=manager("DIST"))).scalar_one()
+    # An account of another agent, named through a sub-agent's page, is not found.
+    assert (
+        client.post(
+            f"/manage/agents/LEAF/users/{dist_manager.id}/active", data={"active": "0"}
+        ).status_code
+        == 404
+    )
+    log_in(client, manager("SUB2"))
+    assert client.get("/manage/sub-agent-requests/1/proof").status_code == 404
+    assert client.post("/manage/float-requests/1/reject").status_code == 404
+    log_in(client, manager("SUB1"))
+    assert client.get("/manage/sub-agent-requests/1/proof").status_code == 404  # its own: not
+    assert client.post("/manage/float-requests/1/approve").status_code == 404  # self-approval

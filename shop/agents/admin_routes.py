@@ -1,4 +1,7 @@
-"""The operator's agent pages: create and suspend agents, set their terms, credit their float."""
+"""The operator's agent pages: create and suspend agents, set their terms, credit their float.
+
+Also the whole reseller tree, and moving an agent under another parent.
+"""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -150,3 +153,43 @@ def admin_agent_terms(code):
     else:
         flash(_("Discount is 0 to 10000 basis points; the limit is zero or more."), "error")
     return redirect(url_for("agent_admin.admin_agent", code=agent.code))
+
+
+@bp.route("/admin/agents/tree")
+@admin_required
+def admin_tree():
+    """Show every agent as a tree, with floats and status."""
+    return render_template("agents/admin_tree.html", agents=agent_tree.whole_tree())
+
+
+@bp.route("/admin/agents/<code>/move", methods=["POST"])
+@admin_required
+def admin_move(code):
+    """Move an agent and its subtree under another parent (or directly under the operator)."""
+    form = MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        agent = agent_tree.move_agent(
+            code, (form.parent.data or "").strip() or None, current_actor()
+        )
+    except agent_services.AgentNotFound:
+        flash(_("No agent has this code."), "error")
+    except agent_services.TreeTooDeep as exc:
+        flash(_("The tree has at most %(levels)d levels of agents.", levels=exc.limit), "error")
+    except agent_services.DiscountAboveParent as exc:
+        flash(
+            _(
+                "The agent's discount is above the new parent's (%(bps)d basis points).",
+                bps=exc.limit,
+            ),
+            "error",
+        )
+    except agent_tree.MoveRefused:
+        flash(
+            _("An agent cannot move under itself, its sub-agents, or another currency's agent."),
+            "error",
+        )
+    else:
+        flash(_("Agent %(code)s moved.", code=agent.code), "success")
+    return redirect(url_for("agent_admin.admin_agent", code=code.strip().upper()))

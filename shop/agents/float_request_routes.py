@@ -1,9 +1,12 @@
-"""Float requests: managers ask for more float with proof of payment; the operator decides."""
+"""Float requests: managers ask for more float with proof of payment; the level above decides.
+
+The operator decides for its own agents, a parent agent's managers for their sub-agents.
+"""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from shop.agents import float_requests
+from shop.agents import float_requests, ledger
 from shop.agents.access import current_agent, manager_only
 from shop.agents.forms import DecisionForm, FloatRequestForm
 from shop.agents.models import Agent, FloatRequestStatus
@@ -119,3 +122,46 @@ def admin_decide(request_id, decision):
     except float_requests.AlreadyDecided:
         flash(_("Request %(id)d was decided already; nothing changed.", id=request_id), "error")
     return redirect(url_for("float_requests.admin_requests"))
+
+
+@bp.route(
+    "/manage/float-requests/<id:request_id>/<any(approve, reject):decision>", methods=["POST"]
+)
+@manager_only
+def manager_decide(request_id, decision):
+    """Approve (pay from this agent's float) or reject a direct sub-agent's float request."""
+    own = current_agent()
+    form = DecisionForm()
+    note = form.note.data or "" if form.validate_on_submit() else ""
+    try:
+        if decision == "approve":
+            float_requests.approve_request(request_id, current_actor(), note, decider_id=own.id)
+            flash(_("Request %(id)d approved; the float is moved.", id=request_id), "success")
+        else:
+            float_requests.reject_request(request_id, current_actor(), note, decider_id=own.id)
+            flash(_("Request %(id)d rejected.", id=request_id), "success")
+    except float_requests.RequestNotFound:
+        abort(404)
+    except float_requests.AlreadyDecided:
+        flash(_("Request %(id)d was decided already; nothing changed.", id=request_id), "error")
+    except ledger.InsufficientCredit:
+        flash(_("Your float cannot pay for request %(id)d.", id=request_id), "error")
+    except ledger.AgentSuspended:
+        flash(_("Your agent is suspended and cannot give float."), "error")
+    return redirect(url_for("agent_tree.manager_tree"))
+
+
+@bp.route("/manage/sub-agent-requests/<id:request_id>/proof")
+@manager_only
+def manager_sub_proof(request_id):
+    """Download the proof of payment of a direct sub-agent's float request."""
+    try:
+        item = float_requests.get_request(request_id)
+    except float_requests.RequestNotFound:
+        abort(404)
+    if item.agent.parent_id != current_agent().id:
+        abort(404)
+    path = float_requests.proof_path(item)
+    if path is None or not path.exists():
+        abort(404)
+    return download_response(path.read_bytes(), f"proof-{item.id}{path.suffix}", item.proof_type)

@@ -1,4 +1,4 @@
-"""The reseller tree pages: a manager's subtree and sub-agents; the operator's whole tree.
+"""The reseller tree pages of a manager: its subtree, and each sub-agent below its agent.
 
 A manager acts only below its own agent: every sub-agent is looked up through
 ``tree.descendant`` or ``tree.child``, and anything else is a 404, as if it did not exist.
@@ -12,24 +12,21 @@ from shop.agents import float_requests, ledger, pricing, transfers
 from shop.agents import services as agent_services
 from shop.agents import tree as agent_tree
 from shop.agents.access import current_agent, manager_only
-from shop.agents.forms import DecisionForm
 from shop.agents.models import AgentStatus, FloatRequestStatus
 from shop.agents.tree_forms import (
     ChildTermsForm,
     FloatMoveForm,
-    MoveForm,
     PackPriceForm,
     SubAgentForm,
     SubUserForm,
 )
 from shop.auth import services as auth_services
-from shop.auth.decorators import admin_required
 from shop.auth.models import Role, User
 from shop.catalog import services as catalog_services
 from shop.extensions import db
 from shop.i18n import money_filter
 from shop.money import InvalidAmount, parse_major_amount
-from shop.web import current_actor, download_response
+from shop.web import current_actor
 
 bp = Blueprint("agent_tree", __name__)
 
@@ -338,86 +335,3 @@ def manager_sub_price_remove(code, product_id):
     pricing.remove_pack_price(sub, product_id, actor=current_actor())
     flash(_("The fixed price is removed; the discount applies."), "success")
     return _back(sub)
-
-
-@bp.route(
-    "/manage/float-requests/<id:request_id>/<any(approve, reject):decision>", methods=["POST"]
-)
-@manager_only
-def manager_decide(request_id, decision):
-    """Approve (pay from this agent's float) or reject a direct sub-agent's float request."""
-    own = current_agent()
-    form = DecisionForm()
-    note = form.note.data or "" if form.validate_on_submit() else ""
-    try:
-        if decision == "approve":
-            float_requests.approve_request(request_id, current_actor(), note, decider_id=own.id)
-            flash(_("Request %(id)d approved; the float is moved.", id=request_id), "success")
-        else:
-            float_requests.reject_request(request_id, current_actor(), note, decider_id=own.id)
-            flash(_("Request %(id)d rejected.", id=request_id), "success")
-    except float_requests.RequestNotFound:
-        abort(404)
-    except float_requests.AlreadyDecided:
-        flash(_("Request %(id)d was decided already; nothing changed.", id=request_id), "error")
-    except ledger.InsufficientCredit:
-        flash(_("Your float cannot pay for request %(id)d.", id=request_id), "error")
-    except ledger.AgentSuspended:
-        flash(_("Your agent is suspended and cannot give float."), "error")
-    return redirect(url_for("agent_tree.manager_tree"))
-
-
-@bp.route("/manage/sub-agent-requests/<id:request_id>/proof")
-@manager_only
-def manager_sub_proof(request_id):
-    """Download the proof of payment of a direct sub-agent's float request."""
-    try:
-        item = float_requests.get_request(request_id)
-    except float_requests.RequestNotFound:
-        abort(404)
-    if item.agent.parent_id != current_agent().id:
-        abort(404)
-    path = float_requests.proof_path(item)
-    if path is None or not path.exists():
-        abort(404)
-    return download_response(path.read_bytes(), f"proof-{item.id}{path.suffix}", item.proof_type)
-
-
-@bp.route("/admin/agents/tree")
-@admin_required
-def admin_tree():
-    """Show every agent as a tree, with floats and status."""
-    return render_template("agents/admin_tree.html", agents=agent_tree.whole_tree())
-
-
-@bp.route("/admin/agents/<code>/move", methods=["POST"])
-@admin_required
-def admin_move(code):
-    """Move an agent and its subtree under another parent (or directly under the operator)."""
-    form = MoveForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        agent = agent_tree.move_agent(
-            code, (form.parent.data or "").strip() or None, current_actor()
-        )
-    except agent_services.AgentNotFound:
-        flash(_("No agent has this code."), "error")
-    except agent_services.TreeTooDeep as exc:
-        flash(_("The tree has at most %(levels)d levels of agents.", levels=exc.limit), "error")
-    except agent_services.DiscountAboveParent as exc:
-        flash(
-            _(
-                "The agent's discount is above the new parent's (%(bps)d basis points).",
-                bps=exc.limit,
-            ),
-            "error",
-        )
-    except agent_tree.MoveRefused:
-        flash(
-            _("An agent cannot move under itself, its sub-agents, or another currency's agent."),
-            "error",
-        )
-    else:
-        flash(_("Agent %(code)s moved.", code=agent.code), "success")
-    return redirect(url_for("agent_admin.admin_agent", code=code.strip().upper()))

@@ -27,15 +27,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, literal_column, or_, select
+from sqlalchemy import case, func, literal_column, select
 
-from shop.agents.models import Agent, LedgerEntry, LedgerKind, SaleEarning
+from shop.agents.models import Agent, LedgerEntry, LedgerKind
 from shop.agents.tree import scope_ids, whole_tree
 from shop.auth.models import User
 from shop.cards.models import TopUp, TopUpSource
 from shop.catalog.models import Product
 from shop.extensions import db
+from shop.reports.earnings import EarningLine, earning_lines
 from shop.reports.periods import Period
+from shop.reports.scope import agent_scope
 from shop.timeutil import utcnow
 from shop.vouchers.models import Voucher, VoucherStatus
 
@@ -74,17 +76,6 @@ class Line:
     label: str
     code: str = ""
     figures: Figures = field(default_factory=Figures)
-
-
-@dataclass
-class EarningLine:
-    """What one agent earned at its level of the tree on the period's sales (minor units)."""
-
-    level: int
-    agent_code: str
-    agent_name: str
-    sales: int
-    amount: int
 
 
 @dataclass
@@ -131,13 +122,6 @@ def _day_index(column, boundaries: list[datetime], low: int, high: int):
     )
 
 
-def _agent_scope(agent_column, ids: list[int] | None, currency: str):
-    """Return the condition "sold by one of ``ids``" (None: by any agent keeping ``currency``)."""
-    if ids is not None:
-        return agent_column == ids[0] if len(ids) == 1 else agent_column.in_(ids)
-    return agent_column.in_(select(Agent.id).where(Agent.currency == currency))
-
-
 def _voucher_groups(period: Period, ids: list[int] | None, currency: str):
     boundaries = period.boundaries()
     rows = (
@@ -151,7 +135,7 @@ def _voucher_groups(period: Period, ids: list[int] | None, currency: str):
             _day_index(Voucher.sold_at, boundaries, 0, period.days).label("day"),
         )
         .where(
-            _agent_scope(Voucher.agent_id, ids, currency),
+            agent_scope(Voucher.agent_id, ids, currency),
             Voucher.sold_at >= period.start,
             Voucher.sold_at < period.end,
             Voucher.cost.is_not(None),
@@ -178,7 +162,7 @@ def _topup_groups(period: Period, ids: list[int] | None, currency: str):
             _day_index(TopUp.created_at, boundaries, 0, period.days).label("day"),
         )
         .where(
-            _agent_scope(TopUp.agent_id, ids, currency),
+            agent_scope(TopUp.agent_id, ids, currency),
             TopUp.source == TopUpSource.COUNTER,
             TopUp.created_at >= period.start,
             TopUp.created_at < period.end,
@@ -209,50 +193,6 @@ def agent_currencies() -> list[str]:
             select(Agent.currency).group_by(Agent.currency).order_by(func.count().desc())
         ).scalars()
     )
-
-
-def _earning_lines(period: Period, ids: list[int] | None, currency: str):
-    """Return the earnings per agent and level of the scope's unvoided sales in the period."""
-    sellers = _agent_scope(SaleEarning.seller_agent_id, ids, currency)
-    earners = [SaleEarning.agent_id.in_(ids)] if ids is not None else []
-    rows = db.session.execute(
-        select(
-            SaleEarning.level,
-            Agent.code,
-            Agent.name,
-            func.count(),
-            func.sum(SaleEarning.amount),
-        )
-        .join(Agent, Agent.id == SaleEarning.agent_id)
-        .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
-        .where(
-            sellers,
-            *earners,
-            SaleEarning.sold_at >= period.start,
-            SaleEarning.sold_at < period.end,
-            or_(SaleEarning.voucher_id.is_(None), Voucher.status != VoucherStatus.VOID),
-        )
-        .group_by(SaleEarning.level, Agent.code, Agent.name)
-        .order_by(SaleEarning.level, Agent.code)
-    ).all()
-    lines = [
-        EarningLine(level, code, name, count, int(amount or 0))
-        for level, code, name, count, amount in rows
-    ]
-    net = None
-    if ids is None:
-        net = db.session.execute(
-            select(func.coalesce(func.sum(SaleEarning.buy_price), 0))
-            .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
-            .where(
-                sellers,
-                SaleEarning.level == 1,
-                SaleEarning.sold_at >= period.start,
-                SaleEarning.sold_at < period.end,
-                or_(SaleEarning.voucher_id.is_(None), Voucher.status != VoucherStatus.VOID),
-            )
-        ).scalar_one()
-    return lines, (int(net) if net is not None else None)
 
 
 def sales_report(
@@ -299,7 +239,7 @@ def sales_report(
     seller_names = _names(User, (User.email,), sellers)
     agent_names = _names(Agent, (Agent.code, Agent.name), agents)
     dates = period.dates()
-    earnings, operator_net = _earning_lines(period, ids, currency)
+    earnings, operator_net = earning_lines(period, ids, currency)
     return SalesReport(
         period=period,
         currency=currency,
@@ -388,7 +328,7 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
         .join(Product, Product.id == Voucher.product_id)
         .outerjoin(User, User.id == Voucher.sold_by_id)
         .where(
-            _agent_scope(Voucher.agent_id, ids, currency),
+            agent_scope(Voucher.agent_id, ids, currency),
             Voucher.sold_at >= period.start,
             Voucher.sold_at < period.end,
             Voucher.cost.is_not(None),
@@ -413,7 +353,7 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
         .join(Product, Product.id == TopUp.product_id)
         .outerjoin(User, User.id == TopUp.sold_by_id)
         .where(
-            _agent_scope(TopUp.agent_id, ids, currency),
+            agent_scope(TopUp.agent_id, ids, currency),
             TopUp.source == TopUpSource.COUNTER,
             TopUp.created_at >= period.start,
             TopUp.created_at < period.end,
@@ -452,76 +392,6 @@ def sale_rows(period: Period, *, agent_id: int | None = None, currency: str = "U
     while next_topup is not None:
         yield next_topup
         next_topup = next(pending, None)
-
-
-@dataclass(frozen=True)
-class EarningRow:
-    """One level's earning on one sale, as the earnings CSV lists it."""
-
-    sold_at: datetime
-    seller_code: str
-    reference: str
-    level: int
-    agent_code: str
-    buy_price: int
-    amount: int
-    counted: bool
-    currency: str
-
-
-def earning_rows(period: Period, *, agent_id: int | None = None, currency: str = "USD"):
-    """Yield each visible level's earning on every sale of the period, in time order."""
-    seller = Agent.__table__.alias("seller")
-    ids = scope_ids(agent_id) if agent_id is not None else None
-    earners = [SaleEarning.agent_id.in_(ids)] if ids is not None else []
-    query = (
-        select(
-            SaleEarning.sold_at,
-            seller.c.code,
-            Voucher.serial,
-            SaleEarning.topup_id,
-            SaleEarning.level,
-            Agent.code,
-            SaleEarning.buy_price,
-            SaleEarning.amount,
-            Voucher.status,
-            Agent.currency,
-        )
-        .join(Agent, Agent.id == SaleEarning.agent_id)
-        .join(seller, seller.c.id == SaleEarning.seller_agent_id)
-        .outerjoin(Voucher, Voucher.id == SaleEarning.voucher_id)
-        .where(
-            _agent_scope(SaleEarning.seller_agent_id, ids, currency),
-            *earners,
-            SaleEarning.sold_at >= period.start,
-            SaleEarning.sold_at < period.end,
-        )
-        .order_by(SaleEarning.sold_at, SaleEarning.id)
-        .execution_options(yield_per=2000)
-    )
-    for (
-        at,
-        seller_code,
-        serial,
-        topup_id,
-        level,
-        code,
-        price,
-        amount,
-        status,
-        cur,
-    ) in db.session.execute(query):
-        yield EarningRow(
-            at,
-            seller_code,
-            serial or f"topup:{topup_id}",
-            level,
-            code,
-            price,
-            amount,
-            status != VoucherStatus.VOID,
-            cur,
-        )
 
 
 # --- Settlement and stock ---------------------------------------------------------------------

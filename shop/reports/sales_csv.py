@@ -22,8 +22,9 @@ The earnings CSV has a row per sale and level of the tree the reader may see: ``
 """
 
 from shop.csv_export import csv_bytes
+from shop.reports.earnings import earning_rows
 from shop.reports.periods import Period
-from shop.reports.queries import earning_rows, sale_rows
+from shop.reports.queries import sale_rows
 
 HEADER = [
     "kind",
