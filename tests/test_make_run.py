@@ -5,7 +5,9 @@ The test runs the real ``make run`` in a temporary folder that links to this che
 free loopback ports, then sends SIGINT to make's process group as a terminal's Ctrl-C does.
 """
 
+import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from tests.live_server import free_port
 
@@ -164,6 +167,52 @@ def kill_leftovers(make, processes: dict[int, str]) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+CSRF_TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_of(page: requests.Response) -> str:
+    """Return the CSRF token of the first form of a page."""
+    return CSRF_TOKEN.search(page.text).group(1)
+
+
+def a_large_print_job_finishes_and_downloads(base: str) -> None:
+    """As the demo admin: generate 310 vouchers, print them, wait for the job, download it."""
+    browser = requests.Session()
+    login = browser.get(f"{base}/login", timeout=10)
+    browser.post(
+        f"{base}/login",
+        data={"csrf_token": csrf_of(login), "email": "admin@demo.shop", "password": "demo-admin-1"},
+        timeout=10,
+    )
+    batches = browser.get(f"{base}/admin/vouchers", timeout=10)
+    assert batches.status_code == 200
+    generated = browser.post(
+        f"{base}/admin/vouchers/batches",
+        data={
+            "csrf_token": csrf_of(batches),
+            "sku": "ASIA-1GB-7D",
+            "count": "310",
+            "shelf_life_days": "365",
+        },
+        timeout=60,
+    )
+    assert re.search(r"/admin/vouchers/batches/\d+$", generated.url), generated.text[-2000:]
+    started = browser.post(
+        f"{generated.url}/print",
+        data={"csrf_token": csrf_of(generated), "format": "a4"},
+        timeout=30,
+    )
+    assert re.search(r"/admin/print-jobs/\d+$", started.url), started.text[-2000:]
+    deadline = time.monotonic() + 120
+    while "is ready" not in started.text and time.monotonic() < deadline:
+        time.sleep(1)
+        started = browser.get(started.url, timeout=10)
+    assert "is ready" in started.text, "the job worker did not finish the print job"
+    pdf = browser.get(f"{started.url}.pdf", timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 31  # ten vouchers an A4 sheet
+
+
 def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_path):
     folder = checkout_copy(tmp_path)
     shop_port, sim_port = free_port(), free_port()
@@ -195,6 +244,10 @@ def test_make_run_serves_shop_and_simulator_and_ctrl_c_stops_every_process(tmp_p
         assert b"SESSION_COOKIE_SECURE=0" in shop_env
         assert (folder / "instance" / "shop.db").exists()
         assert (folder / "instance" / "simulators" / "paypal-signing-key.pem").exists()
+        assert any("jobs worker" in command for command in commands)
+        assert any("-m simulators sms" in command for command in commands)
+        assert any("-m simulators network" in command for command in commands)
+        a_large_print_job_finishes_and_downloads(f"http://127.0.0.1:{shop_port}")
 
         interrupt_and_wait(make)
 
