@@ -197,6 +197,10 @@ def main() -> None:
             **{name: str(value) for name, value in network.shop_config().items()},
             **SECRETS,
         }
+        with make_app(url, workdir, JOBS_URL=env["JOBS_URL"]).app_context():
+            from shop.jobs.queue import huey
+
+            huey.flush()  # a Redis queue may hold an earlier run's tasks
         serve = {"workers": 2, "threads": 1}
         with gunicorn("wsgi:app", env, probe="/api/v1/products", **serve) as base:
             network.app.config["WEBHOOK_URL"] = base + "/network/events"
