@@ -7,7 +7,8 @@ process knowing every card (``--apply-delay`` seconds per pack), gunicorn servin
 and the product's job worker (``flask --app wsgi jobs worker``, ``--worker-processes`` of
 ``--job-workers`` threads) on a queue (``--jobs-url``; default a SQLite file). Then, in one run:
 
-1. ``--redemptions`` redemptions over HTTP, ``--clients`` at a time; each one's end-to-end time
+1. ``--redemptions`` redemptions over HTTP, ``--clients`` at a time (each pausing ``--pace``
+   seconds after each answer); each one's end-to-end time
    is its delivery's ``finished_at`` minus its top-up's ``created_at`` (both written by the
    shop: queueing, the worker's pick-up, the network call and the recording included);
 2. wrk on ``POST /api/v1/redemptions`` with the worker and the simulator delivering;
@@ -82,7 +83,7 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def redeem_all(base: str, lines: list[str], clients: int) -> list[float]:
+def redeem_all(base: str, lines: list[str], clients: int, pace: float = 0.0) -> list[float]:
     """Redeem each ``pin,card`` line over HTTP, ``clients`` at a time; return answer times (ms)."""
     answers: list[float] = []
     lock = threading.Lock()
@@ -104,6 +105,7 @@ def redeem_all(base: str, lines: list[str], clients: int) -> list[float]:
                 raise RuntimeError(f"redemption answered {response.status_code}")
             with lock:
                 answers.append(elapsed)
+            time.sleep(pace)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--redemptions", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--pace", type=float, default=0.0, help="a client's pause after each")
     parser.add_argument("--apply-delay", type=float, default=0.0)
     parser.add_argument("--jobs-url", default="")
     parser.add_argument("--job-workers", type=int, default=2, help="threads per worker")
@@ -194,12 +197,16 @@ def main() -> None:
             **{name: str(value) for name, value in network.shop_config().items()},
             **SECRETS,
         }
+        with make_app(url, workdir, JOBS_URL=env["JOBS_URL"]).app_context():
+            from shop.jobs.queue import huey
+
+            huey.flush()  # a Redis queue may hold an earlier run's tasks
         serve = {"workers": 2, "threads": 1}
         with gunicorn("wsgi:app", env, probe="/api/v1/products", **serve) as base:
             network.app.config["WEBHOOK_URL"] = base + "/network/events"
             workers = [start_worker(env, args.job_workers) for _ in range(args.worker_processes)]
             try:
-                answers = redeem_all(base, first, args.clients)
+                answers = redeem_all(base, first, args.clients, args.pace)
                 times, pending = delivery_times(url, workdir, len(first), wait=120)
                 lua = str(ROOT / "bench" / "redeem.lua")
                 delivering = wrk(
@@ -216,7 +223,8 @@ def main() -> None:
             bare = wrk(bare_base + "/ok", args.seconds, 4, 2)
 
     print(
-        f"backend {args.backend}; simulator apply delay {args.apply_delay} s; "
+        f"backend {args.backend}; {args.clients} client(s), pace {args.pace} s; "
+        f"simulator apply delay {args.apply_delay} s; "
         f"{args.worker_processes} job worker process(es) of {args.job_workers} thread(s); "
         "gunicorn 2 sync workers"
     )
