@@ -113,9 +113,10 @@ class Trade:
         }
         if self.gmt_payment:
             params["gmt_payment"] = self.gmt_payment
-        if self.refunds:
+        if self.refunds:  # a refund's notification: the latest refund, the total refunded
             params["refund_fee"] = self.refund_fee
             params["gmt_refund"] = beijing_now()
+            params["out_biz_no"] = list(self.refunds)[-1]
         params.update({key: str(value) for key, value in (overrides or {}).items()})
         return {key: value for key, value in params.items() if value != ""}
 
