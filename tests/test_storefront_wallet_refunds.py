@@ -6,6 +6,9 @@ with ``out_refund_no``). Refunds made at the provider's merchant console arrive 
 notifications; they count once however often they are delivered.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -46,6 +49,7 @@ def app_config(simulators):
         **simulators["wechatpay"].shop_config(),
         "ALIPAY_TIMEOUT_SECONDS": 5.0,
         "WECHATPAY_TIMEOUT_SECONDS": 5.0,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 12, "max_overflow": 0, "pool_timeout": 30},
     }
 
 
@@ -130,8 +134,9 @@ def voided(order) -> int:
 
 
 def refund(client, order, amount, vouchers=(), key=KEY):
+    reference = order if isinstance(order, str) else order.reference
     return client.post(
-        f"/admin/orders/{order.reference}/refund",
+        f"/admin/orders/{reference}/refund",
         data={"amount": amount, "vouchers": [str(v) for v in vouchers], "refund_key": key},
     )
 
@@ -290,3 +295,53 @@ def test_a_provider_that_does_not_answer_loses_nothing_and_the_same_form_finishe
     assert [(r.amount, r.status) for r in refunds_of(order)] == [(1000, RefundStatus.COMPLETED)]
     assert provider_refunds(simulators, provider, trade) == {f"{order.reference}-{KEY}": 1000}
     assert voided(order) == 1
+
+
+def test_a_wechat_refund_that_went_wrong_is_acknowledged_and_changes_nothing(
+    app, client, simulators
+):
+    order, trade = three_pin_order(client, simulators, "wechatpay")
+    number = console_refund(simulators, "wechatpay", trade, 1000)
+    headers, body = wechat_notification(
+        simulators["wechatpay"], trade, out_refund_no=number, event_type="REFUND.ABNORMAL"
+    )
+    assert post_wechat_notification(client, headers, body).status_code == 204
+    assert refunds_of(order) == []
+    assert voided(order) == 0
+    assert status_of(order) == OrderStatus.FULFILLED
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_one_refund_sent_and_reported_at_once_is_recorded_once(
+    app, client, login, simulators, provider
+):
+    order, trade = three_pin_order(client, simulators, provider)
+    admin = login("admin")
+    clients = []
+    for _ in range(3):
+        admin_client = app.test_client()
+        admin_client.post("/login", data={"email": admin.email, "password": "correct-horse-9"})
+        clients.append(admin_client)
+    barrier = threading.Barrier(len(clients))
+    reference = order.reference
+
+    def send_form(admin_client):
+        barrier.wait()
+        return refund(admin_client, reference, "10.00").status_code
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        assert list(pool.map(send_form, clients)) == [303] * len(clients)
+    number = f"{reference}-{KEY}"
+    notifications = [refund_notification(simulators, provider, trade, number) for _ in range(3)]
+    barrier = threading.Barrier(len(notifications))
+
+    def notify(notification):
+        barrier.wait()
+        deliver(app.test_client(), provider, notification)
+
+    with ThreadPoolExecutor(max_workers=len(notifications)) as pool:
+        list(pool.map(notify, notifications))
+    assert [r.amount for r in refunds_of(order)] == [1000]
+    assert provider_refunds(simulators, provider, trade) == {number: 1000}
+    assert voided(order) == 1
+    assert status_of(order) == OrderStatus.PARTIALLY_REFUNDED

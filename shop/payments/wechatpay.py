@@ -297,8 +297,10 @@ class WeChatPayGateway:
         if not out_trade_no:
             raise WebhookRejected("notification has no out_trade_no")
         if event_type.startswith("REFUND."):
+            if event_type != "REFUND.SUCCESS":  # closed or abnormal: nothing was given back
+                raise UnsupportedWebhookEvent("an unfinished refund", event_id, event_type)
             return WebhookNotice(
-                event_id, event_type, _refund_status(event_type, resource), raw_resource=resource
+                event_id, event_type, _refund_status(resource), raw_resource=resource
             )
         try:
             status = self._status(resource, out_trade_no)
@@ -355,14 +357,9 @@ class WeChatPayGateway:
         raise PaymentRejected(REJECTED_MESSAGE)
 
 
-def _refund_status(event_type: str, resource: dict) -> PaymentStatus:
-    """Read a refund notification (full or partial) into a refund report.
-
-    Only REFUND.SUCCESS changes the order; a closed or abnormal refund gave nothing back.
-    """
+def _refund_status(resource: dict) -> PaymentStatus:
+    """Read a REFUND.SUCCESS notification (full or partial) into a refund report."""
     refund_id = str(resource.get("refund_id") or "")
-    if event_type != "REFUND.SUCCESS":
-        raise UnsupportedWebhookEvent("an unfinished refund", refund_id, event_type)
     money = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
     refund = money.get("refund")
     if not isinstance(refund, int) or isinstance(refund, bool) or refund < 1 or not refund_id:

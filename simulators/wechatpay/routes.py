@@ -23,6 +23,9 @@ from simulators.scenarios import scenario_from_json
 from simulators.wechatpay.signing import encrypt, merchant_request_valid, platform_headers
 from simulators.wechatpay.state import STATE_KEY, Order, WeChatError, WeChatState, beijing_now
 
+#: The refund notifications WeChat sends.
+REFUND_EVENTS = ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED")
+
 api = Blueprint("wechat_api", __name__)
 buyer = Blueprint("wechat_buyer", __name__)
 controls = Blueprint("wechat_controls", __name__, url_prefix="/simulator")
@@ -361,7 +364,7 @@ def notification_control(out_trade_no):
     """Return a signed notification without sending it.
 
     ``?timestamp=`` and ``?total=`` change a payment's; ``?out_refund_no=`` gives that
-    refund's REFUND.SUCCESS instead.
+    refund's REFUND.SUCCESS instead (or ``?event_type=REFUND.ABNORMAL`` / ``REFUND.CLOSED``).
     """
     order = control_order(out_trade_no)
     out_refund_no = request.args.get("out_refund_no")
@@ -371,8 +374,12 @@ def notification_control(out_trade_no):
         if record is None:
             abort(404)
         resource = state().refund_notice(order, record, current_app.config["MCHID"])
+        event_type = request.args.get("event_type", "REFUND.SUCCESS")
+        if event_type not in REFUND_EVENTS:
+            abort(400)
+        resource["refund_status"] = event_type.split(".", 1)[1]
         headers, body = notification(
-            order, "REFUND.SUCCESS", resource, timestamp=int(stamp) if stamp else None
+            order, event_type, resource, timestamp=int(stamp) if stamp else None
         )
         return jsonify({"url": order.notify_url, "headers": headers, "body": body.decode()})
     resource = order.transaction(current_app.config["MCHID"], current_app.config["APPID"])
