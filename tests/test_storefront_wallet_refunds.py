@@ -345,3 +345,16 @@ def test_one_refund_sent_and_reported_at_once_is_recorded_once(
     assert provider_refunds(simulators, provider, trade) == {number: 1000}
     assert voided(order) == 1
     assert status_of(order) == OrderStatus.PARTIALLY_REFUNDED
+
+
+def test_alipay_refund_notifications_out_of_order_record_each_refunds_own_amount(
+    app, client, simulators
+):
+    order, trade = three_pin_order(client, simulators, "alipay")
+    first = console_refund(simulators, "alipay", trade, 1000)
+    second = console_refund(simulators, "alipay", trade, 500)
+    deliver(client, "alipay", refund_notification(simulators, "alipay", trade, second))
+    deliver(client, "alipay", refund_notification(simulators, "alipay", trade, first))
+    assert sorted(r.amount for r in refunds_of(order)) == [500, 1000]
+    assert voided(order) == 1  # 5.00 covers no PIN, 10.00 covers one
+    assert status_of(order) == OrderStatus.PARTIALLY_REFUNDED

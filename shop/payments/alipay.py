@@ -1,7 +1,7 @@
 """Alipay (OpenAPI, RSA2) through ``python-alipay-sdk``: page and wap pay, notify, query, refund.
 
 A refund notification (``out_biz_no`` set, ``refund_fee`` the total refunded so far) becomes a
-refund report; so does a trade closed by a full refund.
+refund report of that one refund, its amount queried; so does a trade closed by a full refund.
 
 The SDK signs requests and checks the signature of every answer; its gateway URL is an
 attribute, so :class:`PointedAliPay` points it at the configured one (the simulator, the sandbox
@@ -224,6 +224,23 @@ class AlipayGateway:
             raise self._error("refund", answer)
         return RefundResult(out_request_no, request.amount, WALLET_CURRENCY, True)
 
+    def refund_amount(self, out_trade_no: str, out_request_no: str) -> int | None:
+        """Return what one refund gave back (``alipay.trade.fastpay.refund.query``), if known."""
+        answer = self._call(
+            "refund query",
+            lambda c: c.api_alipay_trade_fastpay_refund_query(
+                out_request_no, out_trade_no=out_trade_no
+            ),
+        )
+        if answer.get("code") != SUCCESS_CODE:
+            raise self._error("refund query", answer)
+        if answer.get("refund_status") not in (None, "", "REFUND_SUCCESS"):
+            return None
+        try:
+            return parse_yuan(answer.get("refund_amount"))
+        except InvalidAmount:
+            return None  # Alipay knows no such refund (yet): the total refunded decides
+
     # --- notifications and the buyer's return -------------------------------------------------
 
     def verify_params(self, params: dict[str, str]) -> dict[str, str]:
@@ -269,11 +286,12 @@ class AlipayGateway:
             raise WebhookRejected("notification amounts do not parse") from None
         if params.get("out_biz_no") and status.refunded_total:
             # A refund (in part or in full, asked by the shop or at Alipay's console): it names
-            # the refund's request number and the total refunded on the trade so far.
+            # the refund's request number and the total refunded so far, not this refund's
+            # amount, which Alipay is asked (exact even when notifications come out of order).
             status = replace(
                 status,
                 state=PaymentState.REFUNDED,
-                amount=None,
+                amount=self.refund_amount(out_trade_no, params["out_biz_no"]),
                 refund_id=params["out_biz_no"],
                 reference=params["out_biz_no"],
             )

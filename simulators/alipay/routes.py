@@ -40,7 +40,14 @@ from simulators.scenarios import scenario_from_json
 gateway = Blueprint("alipay_gateway", __name__)
 controls = Blueprint("alipay_controls", __name__, url_prefix="/simulator")
 
-API_METHODS = ("alipay.trade.query", "alipay.trade.close", "alipay.trade.refund")
+API_METHODS = (
+    "alipay.trade.query",
+    "alipay.trade.close",
+    "alipay.trade.refund",
+    "alipay.trade.fastpay.refund.query",
+)
+#: The failure-switch operation of each API method.
+OPERATION_OF = {"alipay.trade.fastpay.refund.query": "query"}
 
 
 def state() -> AlipayState:
@@ -115,9 +122,12 @@ def gateway_do():
         if method not in API_METHODS:
             return error_answer(method, "40002", "isv.invalid-method", "unknown method")
         out_trade_no = str(biz.get("out_trade_no") or "")
-        apply_scenario(method.rsplit(".", 1)[1], out_trade_no)
+        apply_scenario(OPERATION_OF.get(method, method.rsplit(".", 1)[1]), out_trade_no)
         if method == "alipay.trade.query":
             return signed_answer(method, state().trade(out_trade_no).query_answer())
+        if method == "alipay.trade.fastpay.refund.query":
+            trade = state().trade(out_trade_no)
+            return signed_answer(method, trade.refund_answer(str(biz.get("out_request_no") or "")))
         if method == "alipay.trade.close":
             trade = state().close(out_trade_no)
             return signed_answer(

@@ -91,6 +91,21 @@ class Trade:
             )
         return answer
 
+    def refund_answer(self, out_request_no: str) -> dict:
+        """Return ``alipay.trade.fastpay.refund.query``'s answer (no data for no such refund)."""
+        answer = {"code": "10000", "msg": "Success"}
+        amount = self.refunds.get(out_request_no)
+        if amount is not None:
+            answer.update(
+                out_trade_no=self.out_trade_no,
+                trade_no=self.trade_no,
+                out_request_no=out_request_no,
+                total_amount=self.total_amount,
+                refund_amount=amount,
+                refund_status="REFUND_SUCCESS",
+            )
+        return answer
+
     def notification(self, merchant_app_id: str, overrides: dict | None = None) -> dict:
         """Return an unsigned notification of this trade's current state."""
         params = {
