@@ -358,3 +358,23 @@ def test_alipay_refund_notifications_out_of_order_record_each_refunds_own_amount
     assert sorted(r.amount for r in refunds_of(order)) == [500, 1000]
     assert voided(order) == 1  # 5.00 covers no PIN, 10.00 covers one
     assert status_of(order) == OrderStatus.PARTIALLY_REFUNDED
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_simulators_control_page_refunds_as_the_merchant_console_would(
+    app, client, simulators, provider
+):
+    _order, trade = three_pin_order(client, simulators, provider)
+    simulator = simulators[provider]
+    page = requests.get(f"{simulator.url}/simulator/", timeout=5)
+    assert "Refund as at the console" in page.text
+    path = "trades" if provider == "alipay" else "orders"
+    amount = "10.00" if provider == "alipay" else "1000"
+    answer = requests.post(
+        f"{simulator.url}/simulator/{path}/{trade}/refund",
+        data={"amount": amount},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 302
+    assert list(provider_refunds(simulators, provider, trade).values()) == [1000]
