@@ -378,3 +378,15 @@ def test_the_simulators_control_page_refunds_as_the_merchant_console_would(
     )
     assert answer.status_code == 302
     assert list(provider_refunds(simulators, provider, trade).values()) == [1000]
+
+
+def test_the_refund_form_and_its_refusal_speak_chinese(app, client, login, simulators):
+    order, trade = three_pin_order(client, simulators, "alipay")
+    console_refund(simulators, "alipay", trade, 3000)  # refunded at the console, not notified
+    login("admin")
+    assert client.get("/lang/zh_Hans_CN").status_code == 302
+    page = client.get(f"/admin/orders/{order.reference}").get_data(as_text=True)
+    assert "通过 支付宝 退款" in page
+    response = refund(client, order, "10.00")
+    assert response.status_code == 422
+    assert "支付宝 拒绝了此退款" in response.get_data(as_text=True)
