@@ -15,6 +15,7 @@ from shop.payments.gateway import (
     PaymentRejected,
     PaymentRequest,
     PaymentState,
+    RefundRequest,
 )
 from shop.payments.settings import PaymentConfigError
 from shop.payments.wallet_settings import alipay_settings, wechatpay_settings
@@ -91,16 +92,22 @@ def alipay_paid(simulator, gateway, reference):
     return started.provider_payment_id
 
 
+def refund_of(trade: str, amount: int, key: str) -> RefundRequest:
+    return RefundRequest(trade, "", amount, "CNY", trade.rsplit("-", 1)[0], key)
+
+
 def test_alipay_refunds_in_part_then_the_rest_and_a_repeat_is_the_same_refund(alipay_simulator):
     gateway = alipay_gateway(alipay_simulator)
     trade = alipay_paid(alipay_simulator, gateway, "WD-REFUND1")
-    first = gateway.refund(trade, 230, "WD-REFUND1-R1")
-    assert first.total_refunded == 230
-    assert gateway.refund(trade, 230, "WD-REFUND1-R1").total_refunded == 230  # retried
-    rest = gateway.refund(trade, 1000, "WD-REFUND1-R2")
-    assert rest.total_refunded == 1230
+    first = gateway.refund_payment(refund_of(trade, 230, "0000000000000001"))
+    assert (first.refund_id, first.amount) == ("WD-REFUND1-0000000000000001", 230)
+    again = gateway.refund_payment(refund_of(trade, 230, "0000000000000001"))  # retried
+    assert again == first
+    assert alipay_simulator.state.trades[trade].refund_fee == "2.30"
+    gateway.refund_payment(refund_of(trade, 1000, "0000000000000002"))
+    assert alipay_simulator.state.trades[trade].refund_fee == "12.30"
     with pytest.raises(PaymentRejected):
-        gateway.refund(trade, 1, "WD-REFUND1-R3")
+        gateway.refund_payment(refund_of(trade, 1, "0000000000000003"))
 
 
 def test_alipay_closes_an_unpaid_trade_but_not_a_paid_one(alipay_simulator):
@@ -146,13 +153,14 @@ def wechat_paid(simulator, gateway, reference):
 def test_wechat_refunds_in_part_and_a_repeat_is_the_same_refund(wechat_simulator):
     gateway = wechat_gateway(wechat_simulator)
     trade = wechat_paid(wechat_simulator, gateway, "WD-WXREF1")
-    first = gateway.refund(trade, 230, "WD-WXREF1-R1")
-    again = gateway.refund(trade, 230, "WD-WXREF1-R1")
-    assert first.refund_id == again.refund_id
-    gateway.refund(trade, 1000, "WD-WXREF1-R2")
+    first = gateway.refund_payment(refund_of(trade, 230, "0000000000000001"))
+    again = gateway.refund_payment(refund_of(trade, 230, "0000000000000001"))
+    assert first.refund_id == again.refund_id and first.amount == 230
+    assert list(wechat_simulator.state.orders[trade].refunds) == ["WD-WXREF1-0000000000000001"]
+    gateway.refund_payment(refund_of(trade, 1000, "0000000000000002"))
     assert wechat_simulator.state.orders[trade].refunded == 1230
     with pytest.raises(PaymentRejected):
-        gateway.refund(trade, 1, "WD-WXREF1-R3")
+        gateway.refund_payment(refund_of(trade, 1, "0000000000000003"))
 
 
 def test_wechat_closes_an_unpaid_order_but_not_a_paid_one(wechat_simulator):

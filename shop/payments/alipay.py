@@ -1,5 +1,8 @@
 """Alipay (OpenAPI, RSA2) through ``python-alipay-sdk``: page and wap pay, notify, query, refund.
 
+A refund notification (``out_biz_no`` set, ``refund_fee`` the total refunded so far) becomes a
+refund report of that one refund, its amount queried; so does a trade closed by a full refund.
+
 The SDK signs requests and checks the signature of every answer; its gateway URL is an
 attribute, so :class:`PointedAliPay` points it at the configured one (the simulator, the sandbox
 or live) with no other difference. The SDK's ``urlopen`` errors, its exceptions and Alipay's
@@ -12,6 +15,7 @@ its ``app_id`` must be this shop's and its ``notify_time`` recent.
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.error import URLError
 from urllib.parse import parse_qsl
@@ -28,17 +32,19 @@ from shop.payments.gateway import (
     PaymentRequest,
     PaymentState,
     PaymentStatus,
+    RefundRequest,
+    RefundResult,
     WebhookNotice,
     WebhookRejected,
 )
 from shop.payments.wallet_settings import AlipaySettings
 from shop.payments.wallets import (
     WALLET_CURRENCY,
-    RefundResult,
     WalletChannel,
     WalletPayment,
     fetch_simulator_credentials,
     parse_yuan,
+    refund_number,
     trade_number,
     yuan,
 )
@@ -198,22 +204,42 @@ class AlipayGateway:
             return False
         raise self._error("close", answer)
 
-    def refund(self, provider_payment_id: str, amount: int, refund_id: str) -> RefundResult:
-        """Refund all or part of a paid trade; ``refund_id`` makes a retry the same refund."""
-        refund_amount = yuan(amount, WALLET_CURRENCY)
+    def refund_payment(self, request: RefundRequest) -> RefundResult:
+        """Refund all or part of a paid trade (``alipay.trade.refund``), once per request key.
+
+        The refund's ``out_request_no`` is its id: a retry with the same one is the same
+        refund at Alipay, and Alipay's refund notification names it in ``out_biz_no``.
+        """
+        refund_amount = yuan(request.amount, request.currency)
+        out_request_no = refund_number(request)
         answer = self._call(
             "refund",
             lambda c: c.api_alipay_trade_refund(
-                refund_amount, out_trade_no=provider_payment_id, out_request_no=refund_id
+                refund_amount,
+                out_trade_no=request.provider_payment_id,
+                out_request_no=out_request_no,
             ),
         )
         if answer.get("code") != SUCCESS_CODE:
             raise self._error("refund", answer)
+        return RefundResult(out_request_no, request.amount, WALLET_CURRENCY, True)
+
+    def refund_amount(self, out_trade_no: str, out_request_no: str) -> int | None:
+        """Return what one refund gave back (``alipay.trade.fastpay.refund.query``), if known."""
+        answer = self._call(
+            "refund query",
+            lambda c: c.api_alipay_trade_fastpay_refund_query(
+                out_request_no, out_trade_no=out_trade_no
+            ),
+        )
+        if answer.get("code") != SUCCESS_CODE:
+            raise self._error("refund query", answer)
+        if answer.get("refund_status") not in (None, "", "REFUND_SUCCESS"):
+            return None
         try:
-            total = parse_yuan(answer.get("refund_fee"))
+            return parse_yuan(answer.get("refund_amount"))
         except InvalidAmount:
-            total = None
-        return RefundResult(refund_id, amount, total, str(answer.get("fund_change") or ""))
+            return None  # Alipay knows no such refund (yet): the total refunded decides
 
     # --- notifications and the buyer's return -------------------------------------------------
 
@@ -258,6 +284,17 @@ class AlipayGateway:
             status = self._status(params, out_trade_no)
         except PaymentError:
             raise WebhookRejected("notification amounts do not parse") from None
+        if params.get("out_biz_no") and status.refunded_total:
+            # A refund (in part or in full, asked by the shop or at Alipay's console): it names
+            # the refund's request number and the total refunded so far, not this refund's
+            # amount, which Alipay is asked (exact even when notifications come out of order).
+            status = replace(
+                status,
+                state=PaymentState.REFUNDED,
+                amount=self.refund_amount(out_trade_no, params["out_biz_no"]),
+                refund_id=params["out_biz_no"],
+                reference=params["out_biz_no"],
+            )
         return WebhookNotice(notify_id, params.get("notify_type", "trade_status_sync"), status)
 
     def verify_return(self, params: dict[str, str]) -> str:
@@ -283,10 +320,11 @@ class AlipayGateway:
         return PaymentStatus(
             provider_payment_id=str(data.get("out_trade_no") or out_trade_no),
             state=state,
-            amount=amount,
+            amount=None if state == PaymentState.REFUNDED else amount,
             currency=WALLET_CURRENCY,
             sale_id=str(data.get("trade_no") or "") or None,
             reason=str(data.get("trade_status") or ""),
+            refunded_total=refunded or None,
         )
 
     def _call(self, operation: str, call) -> dict:

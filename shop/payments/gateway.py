@@ -1,8 +1,8 @@
 """The payment gateway interface the storefront talks to.
 
-The storefront knows only these types. A provider (PayPal Orders v2 today; Alipay or WeChat Pay
-later) implements :class:`PaymentGateway`, and ``shop.payments.get_gateway()`` picks the
-configured one. Amounts are integer minor units; a refund may be for part of what was paid.
+The storefront knows only these types. Every provider (PayPal Orders v2, Alipay, WeChat Pay)
+implements :class:`PaymentGateway`; ``shop.payments.providers.gateway_for()`` returns a
+payment's own. Amounts are integer minor units; a refund may be for part of what was paid.
 """
 
 from dataclasses import dataclass, field
@@ -102,6 +102,9 @@ class PaymentStatus:
     refund_id: str | None = None
     #: The buyer at the provider, once they approved (look-ups only; not compared).
     payer_id: str | None = field(default=None, compare=False)
+    #: For a refund report that gives the total refunded on the payment so far instead of
+    #: this refund's amount (Alipay): ``amount`` is then None.
+    refunded_total: int | None = None
 
 
 @dataclass(frozen=True)

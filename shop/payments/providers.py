@@ -1,7 +1,8 @@
 """The Alipay and WeChat Pay gateways of the current app, built once and on first use.
 
 PayPal's gateway stays ``shop.payments.get_gateway()``; an order paid another way asks
-:func:`wallet_gateway` for its provider's. Settings are checked when the app starts
+:func:`wallet_gateway` for its provider's, and :func:`gateway_for` returns any payment's
+provider's gateway (what a refund talks to). Settings are checked when the app starts
 (:func:`check_wallet_settings`); the SDK clients, which may download certificates, are built
 only when a payment first needs them.
 """
@@ -10,6 +11,7 @@ import threading
 
 from flask import current_app
 
+from shop.payments.gateway import PaymentGateway
 from shop.payments.settings import PaymentConfigError
 from shop.payments.wallet_settings import alipay_settings, wechatpay_settings
 from shop.payments.wallets import WalletGateway
@@ -49,4 +51,16 @@ def wallet_gateway(name: str) -> WalletGateway:
             gateway = gateways.get(name)
             if gateway is None:
                 gateway = gateways[name] = build_wallet_gateway(name, app.config)
+    return gateway
+
+
+def gateway_for(provider: str) -> PaymentGateway:
+    """Return the gateway of the provider a payment was made with (PayPal, Alipay, WeChat)."""
+    if provider in WALLET_PROVIDERS:
+        return wallet_gateway(provider)
+    from shop.payments import get_gateway
+
+    gateway = get_gateway()
+    if gateway.name != provider:
+        raise PaymentConfigError(f"no payment provider {provider!r}")
     return gateway

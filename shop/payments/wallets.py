@@ -1,7 +1,8 @@
 """What Alipay and WeChat Pay share beyond the gateway interface: channels, refunds, amounts.
 
 Both price in CNY, take the buyer to a page (or a QR code) chosen by the kind of device, can
-close a trade nobody paid, and refund in part. Their gateways implement
+close a trade nobody paid, and refund in part (through the gateway interface's
+``refund_payment``, as PayPal does). Their gateways implement
 :class:`~shop.payments.gateway.PaymentGateway` plus the methods of :class:`WalletGateway`.
 """
 
@@ -19,6 +20,8 @@ from shop.payments.gateway import (
     PaymentRejected,
     PaymentRequest,
     PaymentStatus,
+    RefundRequest,
+    RefundResult,
     WebhookNotice,
 )
 from shop.payments.wallet_settings import CREDENTIALS_PATH
@@ -57,16 +60,6 @@ class WalletPayment:
     code_url: str = ""
 
 
-@dataclass(frozen=True)
-class RefundResult:
-    """A refund the provider accepted (``amount`` minor units; ``total_refunded`` so far)."""
-
-    refund_id: str
-    amount: int
-    total_refunded: int | None
-    state: str
-
-
 class WalletGateway(Protocol):
     """The calls the storefront makes to Alipay or WeChat Pay besides the common interface."""
 
@@ -88,8 +81,8 @@ class WalletGateway(Protocol):
     def close(self, provider_payment_id: str) -> bool:
         """Close an unpaid trade; False when it was paid meanwhile (query it then)."""
 
-    def refund(self, provider_payment_id: str, amount: int, refund_id: str) -> RefundResult:
-        """Refund ``amount`` minor units (all or part) of a paid trade."""
+    def refund_payment(self, request: RefundRequest) -> RefundResult:
+        """Refund all or part of a paid trade, once per ``request.key``."""
 
     def verify_webhook(self, headers, raw_body: bytes) -> WebhookNotice:
         """Verify a notification before anything else and return what it says."""
@@ -98,6 +91,15 @@ class WalletGateway(Protocol):
 def trade_number(reference: str, channel: WalletChannel) -> str:
     """Return the merchant trade number of an order's trade in one channel."""
     return f"{reference}-{CHANNEL_SUFFIX[channel]}"
+
+
+def refund_number(request: RefundRequest) -> str:
+    """Return the merchant refund number of a refund (``out_request_no`` / ``out_refund_no``).
+
+    "<order reference>-<refund key>", as PayPal's refund ``invoice_id``: the provider echoes it
+    in its refund notification, which then finds the admin's request (and the PINs chosen).
+    """
+    return f"{request.reference}-{request.key}"[:64]
 
 
 def yuan(amount: int, currency: str) -> str:

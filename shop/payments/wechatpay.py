@@ -9,6 +9,8 @@ A notification is checked here before the SDK touches it: the signature type, a 
 a certificate serial, and a timestamp within five minutes of now. The SDK then verifies the
 platform signature over ``timestamp\nnonce\nbody\n`` and decrypts the resource with
 AES-256-GCM and the APIv3 key; only a notification that passes all of it is believed.
+A REFUND.SUCCESS notification (full or partial) reports one refund: its ``refund_id``, its own
+amount, and the ``out_refund_no`` the shop asked it under (or WeChat's console chose).
 """
 
 import json
@@ -30,6 +32,8 @@ from shop.payments.gateway import (
     PaymentRequest,
     PaymentState,
     PaymentStatus,
+    RefundRequest,
+    RefundResult,
     UnsupportedWebhookEvent,
     WebhookNotice,
     WebhookRejected,
@@ -37,10 +41,10 @@ from shop.payments.gateway import (
 from shop.payments.wallet_settings import WeChatPaySettings
 from shop.payments.wallets import (
     WALLET_CURRENCY,
-    RefundResult,
     WalletChannel,
     WalletPayment,
     fetch_simulator_credentials,
+    refund_number,
     trade_number,
     yuan,
 )
@@ -59,6 +63,8 @@ TRADE_STATES = {
     "REVOKED": PaymentState.CANCELLED,
     "PAYERROR": PaymentState.FAILED,
 }
+#: Refund states in which WeChat gave nothing back.
+REFUND_FAILED = frozenset({"CLOSED", "ABNORMAL"})
 UNAVAILABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANKERROR"})
 UNAVAILABLE_MESSAGE = "WeChat Pay is not answering right now; please try again in a few minutes."
 REJECTED_MESSAGE = "The payment could not be set up with WeChat Pay; please contact us."
@@ -209,24 +215,35 @@ class WeChatPayGateway:
             return False
         return True
 
-    def refund(self, provider_payment_id: str, amount: int, refund_id: str) -> RefundResult:
-        """Refund all or part of a paid order; ``refund_id`` makes a retry the same refund."""
-        yuan(amount, WALLET_CURRENCY)
-        paid = self.get_payment(provider_payment_id)
+    def refund_payment(self, request: RefundRequest) -> RefundResult:
+        """Refund all or part of a paid order (v3 domestic refund), once per request key.
+
+        WeChat wants the order's total with the refund, so the order is queried first. The
+        refund's ``out_refund_no`` is the same on every retry: WeChat refunds it once.
+        """
+        yuan(request.amount, request.currency)  # CNY and above zero, or PaymentRejected
+        paid = self.get_payment(request.provider_payment_id)
         if paid.state != PaymentState.COMPLETED or paid.amount is None:
             raise PaymentRejected("only a paid order can be refunded")
         answer = self._call(
             "refund",
             lambda c: c.refund(
-                out_refund_no=refund_id,
-                amount={"refund": amount, "total": paid.amount, "currency": WALLET_CURRENCY},
-                out_trade_no=provider_payment_id,
+                out_refund_no=refund_number(request),
+                amount={
+                    "refund": request.amount,
+                    "total": paid.amount,
+                    "currency": WALLET_CURRENCY,
+                },
+                out_trade_no=request.provider_payment_id,
             ),
         )
-        # WeChat's answer names this refund's amount only, not the total refunded so far.
-        return RefundResult(
-            str(answer.get("refund_id") or refund_id), amount, None, str(answer.get("status") or "")
-        )
+        refund_id = answer.get("refund_id")
+        if not isinstance(refund_id, str) or not refund_id:
+            raise GatewayUnavailable(UNAVAILABLE_MESSAGE)
+        status = str(answer.get("status") or "")
+        if status in REFUND_FAILED:
+            raise PaymentRejected(f"WeChat Pay answered the refund {status}")
+        return RefundResult(refund_id, request.amount, WALLET_CURRENCY, status == "SUCCESS")
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -280,21 +297,11 @@ class WeChatPayGateway:
         if not out_trade_no:
             raise WebhookRejected("notification has no out_trade_no")
         if event_type.startswith("REFUND."):
-            money = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
-            full = money.get("refund") == money.get("total")
-            if event_type != "REFUND.SUCCESS" or not full:
-                raise UnsupportedWebhookEvent(
-                    "a partial or unfinished refund", event_id, event_type
-                )
-            status = PaymentStatus(
-                out_trade_no,
-                PaymentState.REFUNDED,
-                amount=money.get("total"),
-                currency=WALLET_CURRENCY,
-                sale_id=str(resource.get("transaction_id") or "") or None,
-                reason="refunded",
+            if event_type != "REFUND.SUCCESS":  # closed or abnormal: nothing was given back
+                raise UnsupportedWebhookEvent("an unfinished refund", event_id, event_type)
+            return WebhookNotice(
+                event_id, event_type, _refund_status(resource), raw_resource=resource
             )
-            return WebhookNotice(event_id, event_type, status, raw_resource=resource)
         try:
             status = self._status(resource, out_trade_no)
         except PaymentError:
@@ -348,6 +355,25 @@ class WeChatPayGateway:
         if code >= 500 or error in UNAVAILABLE_CODES:
             raise GatewayUnavailable(UNAVAILABLE_MESSAGE)
         raise PaymentRejected(REJECTED_MESSAGE)
+
+
+def _refund_status(resource: dict) -> PaymentStatus:
+    """Read a REFUND.SUCCESS notification (full or partial) into a refund report."""
+    refund_id = str(resource.get("refund_id") or "")
+    money = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
+    refund = money.get("refund")
+    if not isinstance(refund, int) or isinstance(refund, bool) or refund < 1 or not refund_id:
+        raise WebhookRejected("refund notification has no refund id or amount")
+    return PaymentStatus(
+        str(resource["out_trade_no"]),
+        PaymentState.REFUNDED,
+        amount=refund,
+        currency=WALLET_CURRENCY,
+        sale_id=str(resource.get("transaction_id") or "") or None,
+        reason="refunded",
+        reference=str(resource.get("out_refund_no") or "") or None,
+        refund_id=refund_id,
+    )
 
 
 class _AlreadyPaid(PaymentError):

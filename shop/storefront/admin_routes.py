@@ -19,6 +19,7 @@ from shop.storefront import promotions, refund_flow, refunds
 from shop.storefront.forms import PromotionForm, RefundForm
 from shop.storefront.fulfilment import order_vouchers
 from shop.storefront.messages import (
+    PAYMENT_METHOD_NAMES,
     PAYMENT_STATE_NAMES,
     REFUND_MESSAGES,
     REFUND_STATUS_NAMES,
@@ -226,7 +227,13 @@ def _refund_form(order: Order) -> RefundForm:
     ]
     if not form.refund_key.data:
         form.refund_key.data = secrets.token_hex(8)
+    form.submit.label.text = _("Refund at %(provider)s", provider=_provider_name(order))
     return form
+
+
+def _provider_name(order: Order) -> str:
+    """Return the name of the provider the order was paid with (who refunds it)."""
+    return str(PAYMENT_METHOD_NAMES.get(order.payment_method.value, order.payment_method.value))
 
 
 def _render_order(order: Order, form: RefundForm, status: int = 200):
@@ -260,7 +267,7 @@ def order_detail(reference):
 @bp.route("/orders/<reference>/refund", methods=["POST"])
 @admin_required
 def refund_order(reference):
-    """Refund all or part of an order at PayPal; void the PINs the refund covers."""
+    """Refund all or part of an order at its provider; void the PINs the refund covers."""
     order = _order_or_404(reference)
     form = _refund_form(order)
     if not form.validate_on_submit():
@@ -279,10 +286,16 @@ def refund_order(reference):
         message = REFUND_MESSAGES.get(exc.code, REFUND_MESSAGES["not_refundable"])
         left = money_filter(exc.left or 0, order.currency)
         target = form.vouchers if exc.code.startswith("voucher") else form.amount
-        target.errors.append(str(message) % {"left": left})
+        target.errors.append(str(message) % {"left": left, "provider": _provider_name(order)})
         return _render_order(order, form, 422)
     except GatewayUnavailable:
-        flash(_("PayPal did not answer. Nothing is lost: send the same form again."), "error")
+        flash(
+            _(
+                "%(provider)s did not answer. Nothing is lost: send the same form again.",
+                provider=_provider_name(order),
+            ),
+            "error",
+        )
         return _render_order(order, form, 503)
     flash(
         _(

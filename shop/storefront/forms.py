@@ -258,4 +258,4 @@ class RefundForm(FlaskForm):
         description=_l("Select none to void the last issued first, as many as the refund covers."),
     )
     refund_key = HiddenField(validators=[DataRequired(), Length(min=16, max=16)])
-    submit = SubmitField(_l("Refund at PayPal"))
+    submit = SubmitField(_l("Refund"))  # the route names the order's provider

@@ -296,17 +296,25 @@ def _refund(
         return f"already {order.status.value}"
     prefix = f"{order.reference}-"
     key = status.reference[len(prefix) :] if (status.reference or "").startswith(prefix) else None
+    requested = refunds.requested_refund(order.id, key)
     refund_id = status.refund_id or f"sale:{status.sale_id or payment.sale_id}"
-    amount = status.amount or order.total - refunds.refunded_total(order.id)
+    if status.amount:
+        amount = status.amount
+    elif requested is not None:  # the admin's refund: the amount asked
+        amount = requested.amount
+    elif status.refunded_total is not None:  # the provider's total: what is not on record yet
+        amount = status.refunded_total - refunds.refunded_total(order.id)
+    else:
+        amount = order.total - refunds.refunded_total(order.id)
     recorded = refunds.record_refund(
         order,
         payment,
         refund_id=refund_id,
         amount=amount,
         currency=status.currency or order.currency,
-        key=key,
+        key=key if requested is not None else None,
         actor=actor,
-        source="provider" if key is None else "admin",
+        source="provider" if requested is None else "admin",
     )
     if recorded.status == OrderStatus.REFUNDED:
         payment.state = PaymentRecordState.REFUNDED

@@ -93,7 +93,7 @@ REFUND_MESSAGES = {
     ),
     "voucher_not_refundable": _l("Choose only unredeemed PINs of this order."),
     "vouchers_exceed_refund": _l("The chosen PINs were paid for more than this refund gives back."),
-    "provider_refused": _l("PayPal refused this refund. Nothing was refunded."),
+    "provider_refused": _l("%(provider)s refused this refund. Nothing was refunded."),
     "key_invalid": _l("The form has expired; open the order again."),
 }
 

@@ -1,4 +1,8 @@
-"""The admin's refund of a paid order: ask the provider, then record it exactly once.
+"""The admin's refund of a paid order: ask its provider, then record it exactly once.
+
+One path for every provider: the order's captured payment names it (PayPal, Alipay or WeChat
+Pay) and :func:`shop.payments.providers.gateway_for` gives its gateway; the rules (what may be
+refunded, which PINs are voided) are :mod:`shop.storefront.refunds`' alone.
 
 The request is written first (with the PINs the admin chose), so that a webhook about the same
 refund arriving before the provider's answer voids those PINs and not others. No database
@@ -14,8 +18,8 @@ from sqlalchemy import select
 from shop.audit.services import Actor
 from shop.db import begin_write, end_transaction
 from shop.extensions import db
-from shop.payments import get_gateway
 from shop.payments.gateway import PaymentRejected, RefundRequest
+from shop.payments.providers import gateway_for
 from shop.storefront import fulfilment, refunds
 from shop.storefront.models import Order, Payment, PaymentRecordState, Refund, RefundStatus
 from shop.storefront.refunds import RefundOutcome, RefundRefused
@@ -56,7 +60,7 @@ def refund_order(
                 order.status, refunds.refunded_total(order.id), 0, "duplicate refund"
             )
         if existing is not None and existing.status == RefundStatus.FAILED:
-            raise RefundRefused("provider_refused", "PayPal refused this refund.")
+            raise RefundRefused("provider_refused", f"{existing.provider} refused this refund.")
         if existing is not None:  # asked before without an answer: ask again, the same way
             amount = existing.amount
         else:
@@ -85,17 +89,17 @@ def refund_order(
             order.reference,
             key,
         )
-        payment_id = payment.id
+        payment_id, provider = payment.id, payment.provider
     except BaseException:
         db.session.rollback()
         raise
     db.session.commit()
     end_transaction(db.session)  # hold no transaction while the provider answers
     try:
-        result = get_gateway().refund_payment(request)
+        result = gateway_for(provider).refund_payment(request)
     except PaymentRejected as exc:
         _mark_failed(order_id, key, str(exc))
-        raise RefundRefused("provider_refused", "PayPal refused this refund.") from None
+        raise RefundRefused("provider_refused", f"{provider} refused this refund.") from None
     begin_write(db.session)
     try:
         order = fulfilment.lock_order(order_id)

@@ -135,6 +135,15 @@ def check_refund(order: Order, amount: int, chosen: list[int]) -> None:
             )
 
 
+def requested_refund(order_id: int, key: str | None) -> Refund | None:
+    """Return the order's refund asked under ``key`` (the admin's form), if there is one."""
+    if not key:
+        return None
+    return db.session.execute(
+        select(Refund).filter_by(order_id=order_id, key=key)
+    ).scalar_one_or_none()
+
+
 def record_refund(
     order: Order,
     payment: Payment,
@@ -152,11 +161,9 @@ def record_refund(
     ).scalar_one_or_none()
     if known is not None:
         return RefundOutcome(order.status, refunded_total(order.id), 0, "duplicate refund")
-    requested = None
-    if key:
-        requested = db.session.execute(
-            select(Refund).filter_by(order_id=order.id, key=key)
-        ).scalar_one_or_none()
+    if amount <= 0:  # a provider's total refunded that is already on record: nothing new
+        return RefundOutcome(order.status, refunded_total(order.id), 0, "nothing to refund")
+    requested = requested_refund(order.id, key)
     if requested is None:
         requested = Refund(
             order_id=order.id,

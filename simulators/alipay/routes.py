@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
@@ -39,7 +40,14 @@ from simulators.scenarios import scenario_from_json
 gateway = Blueprint("alipay_gateway", __name__)
 controls = Blueprint("alipay_controls", __name__, url_prefix="/simulator")
 
-API_METHODS = ("alipay.trade.query", "alipay.trade.close", "alipay.trade.refund")
+API_METHODS = (
+    "alipay.trade.query",
+    "alipay.trade.close",
+    "alipay.trade.refund",
+    "alipay.trade.fastpay.refund.query",
+)
+#: The failure-switch operation of each API method.
+OPERATION_OF = {"alipay.trade.fastpay.refund.query": "query"}
 
 
 def state() -> AlipayState:
@@ -114,9 +122,12 @@ def gateway_do():
         if method not in API_METHODS:
             return error_answer(method, "40002", "isv.invalid-method", "unknown method")
         out_trade_no = str(biz.get("out_trade_no") or "")
-        apply_scenario(method.rsplit(".", 1)[1], out_trade_no)
+        apply_scenario(OPERATION_OF.get(method, method.rsplit(".", 1)[1]), out_trade_no)
         if method == "alipay.trade.query":
             return signed_answer(method, state().trade(out_trade_no).query_answer())
+        if method == "alipay.trade.fastpay.refund.query":
+            trade = state().trade(out_trade_no)
+            return signed_answer(method, trade.refund_answer(str(biz.get("out_request_no") or "")))
         if method == "alipay.trade.close":
             trade = state().close(out_trade_no)
             return signed_answer(
@@ -292,6 +303,22 @@ def decide_control(out_trade_no):
     if choice not in ("pay", "decline", "cancel"):
         return jsonify({"error": "choice must be pay, decline or cancel"}), 400
     return jsonify({"redirect": decide(control_trade(out_trade_no), choice)})
+
+
+@controls.post("/trades/<out_trade_no>/refund")
+def console_refund(out_trade_no):
+    """Refund as the merchant would at Alipay's console: {"amount": "12.30"}; notify the shop."""
+    trade = control_trade(out_trade_no)
+    amount = (request.get_json(silent=True) or request.form).get("amount", trade.total_amount)
+    out_request_no = "console-" + uuid.uuid4().hex[:24]
+    try:
+        trade, _new = state().refund(out_trade_no, amount, out_request_no)
+    except AlipayError as exc:
+        return jsonify(exc.body), 400
+    send_notification(trade)
+    if request.is_json:
+        return jsonify({"out_request_no": out_request_no, "refund_fee": trade.refund_fee})
+    return redirect(url_for("alipay_controls.index"))
 
 
 @controls.get("/trades/<out_trade_no>/notification")

@@ -91,6 +91,21 @@ class Trade:
             )
         return answer
 
+    def refund_answer(self, out_request_no: str) -> dict:
+        """Return ``alipay.trade.fastpay.refund.query``'s answer (no data for no such refund)."""
+        answer = {"code": "10000", "msg": "Success"}
+        amount = self.refunds.get(out_request_no)
+        if amount is not None:
+            answer.update(
+                out_trade_no=self.out_trade_no,
+                trade_no=self.trade_no,
+                out_request_no=out_request_no,
+                total_amount=self.total_amount,
+                refund_amount=amount,
+                refund_status="REFUND_SUCCESS",
+            )
+        return answer
+
     def notification(self, merchant_app_id: str, overrides: dict | None = None) -> dict:
         """Return an unsigned notification of this trade's current state."""
         params = {
@@ -113,9 +128,10 @@ class Trade:
         }
         if self.gmt_payment:
             params["gmt_payment"] = self.gmt_payment
-        if self.refunds:
+        if self.refunds:  # a refund's notification: the latest refund, the total refunded
             params["refund_fee"] = self.refund_fee
             params["gmt_refund"] = beijing_now()
+            params["out_biz_no"] = list(self.refunds)[-1]
         params.update({key: str(value) for key, value in (overrides or {}).items()})
         return {key: value for key, value in params.items() if value != ""}
 

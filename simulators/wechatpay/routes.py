@@ -23,6 +23,9 @@ from simulators.scenarios import scenario_from_json
 from simulators.wechatpay.signing import encrypt, merchant_request_valid, platform_headers
 from simulators.wechatpay.state import STATE_KEY, Order, WeChatError, WeChatState, beijing_now
 
+#: The refund notifications WeChat sends.
+REFUND_EVENTS = ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED")
+
 api = Blueprint("wechat_api", __name__)
 buyer = Blueprint("wechat_buyer", __name__)
 controls = Blueprint("wechat_controls", __name__, url_prefix="/simulator")
@@ -146,8 +149,9 @@ def refund():
     body = request.get_json(silent=True) or {}
     apply_scenario("refund", body.get("out_trade_no"))
     order, record, new = state().refund(body)
-    if new and body.get("notify_url"):
-        send_notification(order, "REFUND.SUCCESS", record, url=body["notify_url"])
+    if new:  # to the refund's notify_url, else the order's (the merchant's configured one)
+        notice = state().refund_notice(order, record, current_app.config["MCHID"])
+        send_notification(order, "REFUND.SUCCESS", notice, url=body.get("notify_url"))
     return signed_json(record)
 
 
@@ -329,14 +333,58 @@ def decide_control(out_trade_no):
     return redirect(url_for("wechat_controls.index"))
 
 
+@controls.post("/orders/<out_trade_no>/refund")
+def console_refund(out_trade_no):
+    """Refund as the merchant would at WeChat's console: {"amount": fen}; notify the shop."""
+    order = control_order(out_trade_no)
+    data = request.get_json(silent=True) or request.form
+    try:
+        amount = int(data.get("amount", order.total))
+    except (TypeError, ValueError):
+        return jsonify({"error": "amount must be a whole number of fen"}), 400
+    body = {
+        "out_trade_no": out_trade_no,
+        "out_refund_no": "console-" + uuid.uuid4().hex[:24],
+        "amount": {"refund": amount, "total": order.total, "currency": "CNY"},
+    }
+    try:
+        order, record, _new = state().refund(body)
+    except WeChatError as exc:
+        return jsonify(exc.body), exc.status
+    send_notification(
+        order, "REFUND.SUCCESS", state().refund_notice(order, record, current_app.config["MCHID"])
+    )
+    if request.is_json:
+        return jsonify(record)
+    return redirect(url_for("wechat_controls.index"))
+
+
 @controls.get("/orders/<out_trade_no>/notification")
 def notification_control(out_trade_no):
-    """Return a signed notification without sending it (``?timestamp=`` and ``?total=``)."""
+    """Return a signed notification without sending it.
+
+    ``?timestamp=`` and ``?total=`` change a payment's; ``?out_refund_no=`` gives that
+    refund's REFUND.SUCCESS instead (or ``?event_type=REFUND.ABNORMAL`` / ``REFUND.CLOSED``).
+    """
     order = control_order(out_trade_no)
+    out_refund_no = request.args.get("out_refund_no")
+    stamp = request.args.get("timestamp")
+    if out_refund_no:
+        record = order.refunds.get(out_refund_no)
+        if record is None:
+            abort(404)
+        resource = state().refund_notice(order, record, current_app.config["MCHID"])
+        event_type = request.args.get("event_type", "REFUND.SUCCESS")
+        if event_type not in REFUND_EVENTS:
+            abort(400)
+        resource["refund_status"] = event_type.split(".", 1)[1]
+        headers, body = notification(
+            order, event_type, resource, timestamp=int(stamp) if stamp else None
+        )
+        return jsonify({"url": order.notify_url, "headers": headers, "body": body.decode()})
     resource = order.transaction(current_app.config["MCHID"], current_app.config["APPID"])
     if request.args.get("total"):
         resource["amount"]["total"] = int(request.args["total"])
-    stamp = request.args.get("timestamp")
     headers, body = notification(
         order, "TRANSACTION.SUCCESS", resource, timestamp=int(stamp) if stamp else None
     )

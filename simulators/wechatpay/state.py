@@ -165,6 +165,24 @@ class WeChatState(ScenarioSwitches):
                 raise WeChatError(400, "ORDERPAID", "the order is paid")
             order.trade_state = "CLOSED"
 
+    def refund_notice(self, order: Order, record: dict, mchid: str) -> dict:
+        """Return a refund as WeChat's REFUND.SUCCESS notification shows it."""
+        with self.lock:
+            return {
+                "mchid": mchid,
+                "out_trade_no": order.out_trade_no,
+                "transaction_id": order.transaction_id,
+                "out_refund_no": record["out_refund_no"],
+                "refund_id": record["refund_id"],
+                "refund_status": record["status"],
+                "success_time": record["create_time"],
+                "user_received_account": "支付用户零钱",
+                "amount": {
+                    key: record["amount"][key]
+                    for key in ("total", "refund", "payer_total", "payer_refund")
+                },
+            }
+
     def refund(self, body: dict) -> tuple[Order, dict, bool]:
         """Refund all or part; the same out_refund_no is the same refund. True if new."""
         order = self.order(str(body.get("out_trade_no") or ""))
