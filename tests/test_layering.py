@@ -26,6 +26,7 @@ LAYERS = {
     "throttle": 0,
     "csv_export": 0,
     "session_cookie": 0,
+    "provider_settings": 0,
     "audit": 1,
     "messaging": 1,
     "mail": 1,

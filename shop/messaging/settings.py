@@ -6,12 +6,11 @@ numbers answer as documented) and ``live`` sends real messages. Both refuse to s
 account, a token and a sender.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-MODES = ("simulator", "sandbox", "live")
+from shop.provider_settings import provider_mode, require_settings, simulator_url, timeout_seconds
+
 TWILIO_API = "https://api.twilio.com"
 #: The simulator's fixed demo account (not secrets: it runs on loopback).
 SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
@@ -38,26 +37,15 @@ class SmsSettings:
 
 def sms_settings(config: Mapping) -> SmsSettings:
     """Read and check the ``SMS_*`` and ``TWILIO_*`` settings; raise SmsConfigError."""
-    mode = str(config.get("SMS_MODE") or "simulator").strip().lower()
-    if mode not in MODES:
-        raise SmsConfigError(f"SMS_MODE must be one of {', '.join(MODES)}, got {mode!r}")
-    try:
-        timeout = float(config.get("SMS_TIMEOUT_SECONDS", 10.0))
-    except (TypeError, ValueError):
-        timeout = math.nan
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise SmsConfigError("SMS_TIMEOUT_SECONDS must be a number of seconds above zero")
+    mode = provider_mode(config, "SMS_MODE", SmsConfigError)
+    timeout = timeout_seconds(config, "SMS_TIMEOUT_SECONDS", SmsConfigError)
     sid = config.get("TWILIO_ACCOUNT_SID") or ""
     token = config.get("TWILIO_AUTH_TOKEN") or ""
     sender = config.get("SMS_SENDER") or ""
     if mode == "simulator":
-        endpoint = str(config.get("SMS_SIMULATOR_URL") or "").rstrip("/")
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SmsConfigError(
-                f"SMS_SIMULATOR_URL must be an http(s) URL such as http://127.0.0.1:5005, "
-                f"got {endpoint!r}"
-            )
+        endpoint = simulator_url(
+            config, "SMS_SIMULATOR_URL", "http://127.0.0.1:5005", SmsConfigError
+        )
         return SmsSettings(
             mode=mode,
             account_sid=sid or SIMULATOR_ACCOUNT_SID,
@@ -66,20 +54,13 @@ def sms_settings(config: Mapping) -> SmsSettings:
             endpoint=endpoint,
             timeout=timeout,
         )
-    missing = [
-        name
-        for name, value in (
-            ("TWILIO_ACCOUNT_SID", sid),
-            ("TWILIO_AUTH_TOKEN", token),
-            ("SMS_SENDER", sender),
-        )
-        if not value
-    ]
-    if missing:
-        raise SmsConfigError(
-            f"SMS_MODE={mode} needs {', '.join(missing)} (from the Twilio console); "
-            f"use SMS_MODE=simulator to run without Twilio"
-        )
+    require_settings(
+        "SMS_MODE",
+        mode,
+        {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "SMS_SENDER": sender},
+        SmsConfigError,
+        "from the Twilio console",
+    )
     return SmsSettings(
         mode=mode,
         account_sid=sid,

@@ -4,10 +4,8 @@
 ``sandbox`` and ``live`` use real PayPal and refuse to start without credentials and a webhook id.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from shop.payments.webhooks import (
     PAYPAL_CERT_COMMON_NAMES,
@@ -16,8 +14,13 @@ from shop.payments.webhooks import (
     origin_of_url,
     origins_for_hosts,
 )
+from shop.provider_settings import (
+    provider_mode,
+    require_settings,
+    simulator_url,
+    timeout_seconds,
+)
 
-MODES = ("simulator", "sandbox", "live")
 #: Where the SDK talks to real PayPal.
 PAYPAL_ENDPOINTS = {
     "sandbox": "https://api.sandbox.paypal.com",
@@ -50,27 +53,16 @@ class PayPalSettings:
 
 def paypal_settings(config: Mapping) -> PayPalSettings:
     """Read and check the ``PAYPAL_*`` settings; raise PaymentConfigError with a clear reason."""
-    mode = str(config.get("PAYPAL_MODE") or "simulator").strip().lower()
-    if mode not in MODES:
-        raise PaymentConfigError(f"PAYPAL_MODE must be one of {', '.join(MODES)}, got {mode!r}")
-    try:
-        timeout = float(config.get("PAYPAL_TIMEOUT_SECONDS", 10.0))
-    except (TypeError, ValueError):
-        timeout = math.nan
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise PaymentConfigError("PAYPAL_TIMEOUT_SECONDS must be a number of seconds above zero")
+    mode = provider_mode(config, "PAYPAL_MODE", PaymentConfigError)
+    timeout = timeout_seconds(config, "PAYPAL_TIMEOUT_SECONDS", PaymentConfigError)
     client_id = config.get("PAYPAL_CLIENT_ID") or ""
     client_secret = config.get("PAYPAL_CLIENT_SECRET") or ""
     webhook_id = config.get("PAYPAL_WEBHOOK_ID") or ""
     extra_hosts = [h for h in str(config.get("PAYPAL_CERT_HOSTS") or "").split(",") if h.strip()]
     if mode == "simulator":
-        endpoint = str(config.get("PAYPAL_SIMULATOR_URL") or "").rstrip("/")
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PaymentConfigError(
-                f"PAYPAL_SIMULATOR_URL must be an http(s) URL such as http://127.0.0.1:5001, "
-                f"got {endpoint!r}"
-            )
+        endpoint = simulator_url(
+            config, "PAYPAL_SIMULATOR_URL", "http://127.0.0.1:5001", PaymentConfigError
+        )
         return PayPalSettings(
             mode=mode,
             client_id=client_id or SIMULATOR_CLIENT_ID,
@@ -81,20 +73,17 @@ def paypal_settings(config: Mapping) -> PayPalSettings:
             cert_origins=(origin_of_url(endpoint), *origins_for_hosts(extra_hosts)),
             cert_common_name=None,
         )
-    missing = [
-        name
-        for name, value in (
-            ("PAYPAL_CLIENT_ID", client_id),
-            ("PAYPAL_CLIENT_SECRET", client_secret),
-            ("PAYPAL_WEBHOOK_ID", webhook_id),
-        )
-        if not value
-    ]
-    if missing:
-        raise PaymentConfigError(
-            f"PAYPAL_MODE={mode} needs {', '.join(missing)} (from the PayPal developer "
-            f"dashboard); use PAYPAL_MODE=simulator to run without PayPal"
-        )
+    require_settings(
+        "PAYPAL_MODE",
+        mode,
+        {
+            "PAYPAL_CLIENT_ID": client_id,
+            "PAYPAL_CLIENT_SECRET": client_secret,
+            "PAYPAL_WEBHOOK_ID": webhook_id,
+        },
+        PaymentConfigError,
+        "from the PayPal developer dashboard",
+    )
     return PayPalSettings(
         mode=mode,
         client_id=client_id,

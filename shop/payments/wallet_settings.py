@@ -7,12 +7,17 @@ shop refuses to start without them). The same code runs in every mode; only the 
 credentials change.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from shop.payments.settings import MODES, PaymentConfigError
+from shop.payments.settings import PaymentConfigError
+from shop.provider_settings import (
+    provider_mode,
+    require_settings,
+    simulator_url,
+    timeout_seconds,
+)
 
 #: Alipay's OpenAPI gateway, per mode (the simulator's is ``ALIPAY_SIMULATOR_URL``/gateway.do).
 ALIPAY_GATEWAYS = {
@@ -39,37 +44,19 @@ APIV3_KEY_LENGTH = 32
 
 
 def _mode(config: Mapping, name: str) -> str:
-    mode = str(config.get(name) or "simulator").strip().lower()
-    if mode not in MODES:
-        raise PaymentConfigError(f"{name} must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
+    return provider_mode(config, name, PaymentConfigError)
 
 
 def _timeout(config: Mapping, name: str) -> float:
-    try:
-        timeout = float(config.get(name, 10.0))
-    except (TypeError, ValueError):
-        timeout = math.nan
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise PaymentConfigError(f"{name} must be a number of seconds above zero")
-    return timeout
+    return timeout_seconds(config, name, PaymentConfigError)
 
 
 def _simulator_url(config: Mapping, name: str) -> str:
-    url = str(config.get(name) or "").rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PaymentConfigError(f"{name} must be an http(s) URL such as http://127.0.0.1:5002")
-    return url
+    return simulator_url(config, name, "http://127.0.0.1:5002", PaymentConfigError)
 
 
 def _require(mode: str, prefix: str, values: dict[str, str]) -> None:
-    missing = [name for name, value in values.items() if not value]
-    if missing:
-        raise PaymentConfigError(
-            f"{prefix}_MODE={mode} needs {', '.join(missing)}; use {prefix}_MODE=simulator to "
-            f"run without the real service"
-        )
+    require_settings(f"{prefix}_MODE", mode, values, PaymentConfigError, "from the provider")
 
 
 def origin_of(url: str) -> str:
