@@ -156,7 +156,7 @@ class DecisionForm(FlaskForm):
 
 
 class TermsForm(FlaskForm):
-    """Change an agent's discount and credit limit (admin)."""
+    """Change an agent's discount and credit limit (the admin, or a parent's manager)."""
 
     discount_bps = IntegerField(
         _l("Discount (basis points, 1000 = 10 %)"),

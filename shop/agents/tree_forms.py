@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from shop.agents.forms import AgentForm
 
@@ -78,20 +78,6 @@ class PackPriceForm(FlaskForm):
         validators=[DataRequired(), Regexp(MONEY_PATTERN, message=_l("An amount such as 8.50."))],
     )
     submit = SubmitField(_l("Set price"))
-
-
-class ChildTermsForm(FlaskForm):
-    """Set a sub-agent's discount and credit limit (its parent's manager)."""
-
-    discount_bps = IntegerField(
-        _l("Discount (basis points, 1000 = 10 %)"),
-        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
-    )
-    credit_limit = IntegerField(
-        _l("Credit limit (minor units, 5000 = 50.00)"),
-        validators=[InputRequired(), NumberRange(min=0, max=100_000_000)],
-    )
-    submit = SubmitField(_l("Save terms"))
 
 
 class MoveForm(FlaskForm):

@@ -12,9 +12,9 @@ from shop.agents import float_requests, ledger, pricing, transfers
 from shop.agents import services as agent_services
 from shop.agents import tree as agent_tree
 from shop.agents.access import current_agent, manager_only
+from shop.agents.forms import TermsForm
 from shop.agents.models import AgentStatus, FloatRequestStatus
 from shop.agents.tree_forms import (
-    ChildTermsForm,
     FloatMoveForm,
     PackPriceForm,
     SubAgentForm,
@@ -132,7 +132,7 @@ def _sub_agent_page(sub, *, terms=None, move=None, user_form=None, price_form=No
         below=agent_tree.subtree(sub, include_root=False),
         users=list(users),
         prices=pricing.pack_prices(sub.id),
-        terms=terms or ChildTermsForm(discount_bps=sub.discount_bps, credit_limit=sub.credit_limit),
+        terms=terms or TermsForm(discount_bps=sub.discount_bps, credit_limit=sub.credit_limit),
         move=move or FloatMoveForm(),
         user_form=user_form or SubUserForm(),
         price_form=price_form,
@@ -155,7 +155,7 @@ def _back(sub):
 def manager_sub_terms(code):
     """Set a direct sub-agent's discount (within this agent's) and credit limit."""
     sub = _descendant(code)
-    form = ChildTermsForm()
+    form = TermsForm()
     if not form.validate_on_submit():
         return _sub_agent_page(sub, terms=form, status=400)
     try:

@@ -16,7 +16,7 @@ its ``app_id`` must be this shop's and its ``notify_time`` recent.
 import logging
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.error import URLError
 from urllib.parse import parse_qsl
 
@@ -39,6 +39,7 @@ from shop.payments.gateway import (
 )
 from shop.payments.wallet_settings import AlipaySettings
 from shop.payments.wallets import (
+    BEIJING,
     WALLET_CURRENCY,
     WalletChannel,
     WalletPayment,
@@ -51,8 +52,6 @@ from shop.payments.wallets import (
 
 log = logging.getLogger(__name__)
 
-#: Alipay writes times in Beijing time.
-BEIJING = timezone(timedelta(hours=8))
 #: Alipay retries a notification for about 25 hours; anything older is not a retry.
 NOTIFY_MAX_AGE = timedelta(hours=25)
 #: A notification from the future beyond this is refused (clock skew allowance).

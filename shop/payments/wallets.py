@@ -8,7 +8,7 @@ close a trade nobody paid, and refund in part (through the gateway interface's
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Protocol
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: The only currency Alipay and WeChat Pay take from this shop.
 WALLET_CURRENCY = "CNY"
+#: Alipay and WeChat Pay write their times in Beijing time.
+BEIJING = timezone(timedelta(hours=8))
 
 
 class WalletChannel(StrEnum):

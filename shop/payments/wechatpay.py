@@ -18,7 +18,7 @@ import logging
 import string
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
@@ -40,6 +40,7 @@ from shop.payments.gateway import (
 )
 from shop.payments.wallet_settings import WeChatPaySettings
 from shop.payments.wallets import (
+    BEIJING,
     WALLET_CURRENCY,
     WalletChannel,
     WalletPayment,
@@ -51,7 +52,6 @@ from shop.payments.wallets import (
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 #: WeChat's trade states and what they mean to the shop.
 TRADE_STATES = {
