@@ -1,4 +1,4 @@
-"""A guest pays with Alipay or WeChat Pay, in English and in Chinese, and gets the PINs.
+"""A guest pays with PayPal, Alipay or WeChat Pay, in English and in Chinese, and gets the PINs.
 
 Alipay: the order page's pay button leads to the simulator's cashier, which sends the buyer
 back. WeChat Pay: the QR code is on the shop's page, the "phone" scans and pays at the
@@ -16,6 +16,8 @@ PIN_PATTERN = re.compile(r"\d{4} \d{4} \d{4} \d{4}")
 CNY_PACK = "CN-5GB-7D-CNY"
 #: What the order page calls each method, per language.
 METHOD_NAMES = {
+    ("paypal", "en-GB"): "PayPal",
+    ("paypal", "zh-CN"): "PayPal",
     ("alipay", "en-GB"): "Alipay",
     ("alipay", "zh-CN"): "支付宝",
     ("wechatpay", "en-GB"): "WeChat Pay",
@@ -24,9 +26,9 @@ METHOD_NAMES = {
 COMPLETED = {"en-GB": "Completed", "zh-CN": "已完成"}
 
 
-def check_out(page, method: str, email: str) -> None:
-    """Put the CNY pack in the cart and check out paying with ``method`` (any language)."""
-    page.goto(f"/packs/{CNY_PACK}")
+def check_out(page, method: str, email: str, pack: str = CNY_PACK) -> None:
+    """Put a pack in the cart and check out paying with ``method`` (any language)."""
+    page.goto(f"/packs/{pack}")
     page.locator("form[action$='/cart/add'] button[type=submit]").click()
     page.goto("/checkout")
     page.locator("input[name=delivery][value=vouchers]").check()
@@ -41,6 +43,23 @@ def order_of(shop, email: str) -> Order:
         order = session.execute(session.query(Order).filter_by(email=email).statement).scalar_one()
         session.expunge(order)
         return order
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_guest_pays_with_paypal_and_sees_the_pins(new_context, shop, locale):
+    page = new_context(locale=locale).new_page()
+    email = f"paypal-{locale.lower()}@example.com"
+    check_out(page, "paypal", email, pack="ASIA-1GB-7D")
+    assert page.locator("#payment-method").inner_text() == METHOD_NAMES[("paypal", locale)]
+    page.locator("form[action*='/pay'] button[type=submit]").first.click()
+    page.get_by_role("button", name="Pay now").click()  # the PayPal simulator's approval page
+    page.wait_for_url(re.compile(r"/orders/WD-"))
+    main = page.locator("main").inner_text()
+    assert COMPLETED[locale] in main
+    assert len(PIN_PATTERN.findall(main)) == 1
+    order = order_of(shop, email)
+    assert order.status == OrderStatus.FULFILLED
+    assert order.payment_method == PaymentMethod.PAYPAL
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
