@@ -237,6 +237,10 @@ def test_the_card_api_shows_each_top_ups_delivery_status(app, client, network):
     assert [topup["delivery"]["status"] for topup in body["topups"]] == ["pending", "delivered"]
     assert body["topups"][1]["delivery"]["delivered_at"] is not None
     assert body["topups"][0]["sku"] == "ASIA-1GB"
+    # Only the last day's top-ups: the public answer is no history of the card.
+    db.session.execute(db.update(TopUp).values(created_at=utcnow() - timedelta(hours=25)))
+    db.session.commit()
+    assert client.get(f"/api/v1/cards/{card.number}").get_json()["topups"] == []
     topups = db.session.execute(db.select(func.count(TopUp.id))).scalar_one()
     assert topups == 2
 

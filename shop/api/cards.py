@@ -1,5 +1,7 @@
 """``GET /api/v1/cards/<number>``: a card's figures from the network, and its daily usage."""
 
+from datetime import timedelta
+
 from flask import jsonify
 
 from shop.api import bp
@@ -7,9 +9,13 @@ from shop.api.errors import ApiError
 from shop.cards import services
 from shop.extensions import rate_limit
 from shop.network.status import refresh_on_look
+from shop.timeutil import utcnow
 
-#: Top-ups listed with their delivery status in a card's answer.
+#: Top-ups listed with their delivery status in a card's answer: at most this many, and only of
+#: the last day (a delivery is retried for up to 24 hours). Anyone who knows a card's number may
+#: ask, and a phone number is no secret: the full history stays on the owner's card page.
 RECENT_TOPUPS = 10
+RECENT_TOPUPS_WINDOW = timedelta(hours=24)
 
 
 def iso(value) -> str | None:
@@ -35,7 +41,7 @@ def delivery_json(delivery) -> dict:
 
 
 def card_detail_json(card) -> dict:
-    """Return a card with the network's figures and its latest top-ups' delivery status."""
+    """Return a card with the network's figures and the last day's top-ups' delivery status."""
     return {
         **card_json(card),
         "data_used_mb": card.data_used_mb,
@@ -50,6 +56,7 @@ def card_detail_json(card) -> dict:
                 "delivery": delivery_json(topup.delivery),
             }
             for topup in services.top_up_history(card, limit=RECENT_TOPUPS)
+            if topup.created_at >= utcnow() - RECENT_TOPUPS_WINDOW
         ],
     }
 
