@@ -190,6 +190,9 @@ def test_the_periodic_tasks_run_on_their_schedules():
             "purge_expired",
             "reap_stale_jobs",
             "send_due_mail",
+            "deliver_due_topups",
+            "sync_network_cards",
+            "send_expiry_alerts",
         }
     )
 
@@ -200,6 +203,9 @@ def test_the_periodic_tasks_run_on_their_schedules():
     assert len(reconcile) == 24 * 12 and all(m.minute % 5 == 0 for m in reconcile)
     assert runs("purge_expired") == [datetime(2026, 12, 7, 3, 0)]
     assert len(runs("reap_stale_jobs")) == len(runs("send_due_mail")) == 24 * 60
+    assert len(runs("deliver_due_topups")) == 24 * 60
+    assert len(runs("sync_network_cards")) == 24 * 6
+    assert len(runs("send_expiry_alerts")) == 24 * 4
 
 
 def test_a_periodic_run_is_recorded_and_shown_to_the_admin(app, client, login):
