@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, update
 
+from shop.alerts import messages
 from shop.alerts import services as alerts
 from shop.alerts.models import AlertKind, CardAlert
 from shop.audit.services import Actor
@@ -315,7 +316,7 @@ def test_another_customers_card_alerts_page_is_not_found(app, client, login):
 
 def test_a_guest_chooses_alerts_through_the_signed_link(app, client):
     card = make_card()
-    token = alerts.preferences_token(card.id, "email:guest@example.com")
+    token = messages.preferences_token(card.id, "email:guest@example.com")
 
     assert client.get(f"/alerts/{token}").status_code == 200
     response = client.post(f"/alerts/{token}", data={"expired": "y", "low_data_mb": "100"})

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from shop.alerts import services
+from shop.alerts import messages, services
 from shop.alerts.forms import AlertPreferenceForm
 from shop.cards.services import CardNotFound, get_card
 from shop.storefront import saved_cards
@@ -44,8 +44,8 @@ def preferences(saved_id):
 def preferences_by_link(token):
     """Let a buyer without an account choose a card's alerts (the signed link in each alert)."""
     try:
-        card_id, owner_key = services.read_preferences_token(token)
+        card_id, owner_key = messages.read_preferences_token(token)
         card = get_card(card_id)
-    except (services.PreferenceError, CardNotFound):
+    except (messages.BadPreferencesLink, CardNotFound):
         abort(404)
     return _preferences_page(card, owner_key, None)

@@ -17,21 +17,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
-from flask_babel import force_locale
-from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shop.alerts.messages import Contact, send_alert
 from shop.alerts.models import AlertKind, AlertPreference, CardAlert
 from shop.auth.models import User
 from shop.cards.models import Card, CardStatus, DeliveryStatus, TopUp, TopUpDelivery
 from shop.cards.numbers import card_number_kind
 from shop.db import begin_write
 from shop.extensions import db
-from shop.mail.services import send_mail, send_sms
-from shop.messaging.phones import InvalidPhone
 from shop.storefront.models import Delivery, Order, OrderStatus
 from shop.timeutil import utcnow
 
@@ -59,16 +54,6 @@ KIND_VALUES = frozenset(kind.value for kind in AlertKind)
 
 class PreferenceError(ValueError):
     """An owner's choice that cannot be kept (threshold out of range, unknown kind)."""
-
-
-@dataclass(frozen=True)
-class Contact:
-    """Whom a card's alerts go to, and in which language."""
-
-    owner_key: str
-    email: str
-    phone: str
-    locale: str
 
 
 @dataclass(frozen=True)
@@ -241,7 +226,7 @@ def check_card(
         if not _claim(card.id, period, kind, not superseded, recipients):
             continue  # another check took it
         if not superseded:
-            _send(card, kind, contact)
+            send_alert(card, kind, contact, preference.low_data_mb)
             sent.append(kind)
     db.session.commit()
     if sent:
@@ -258,9 +243,9 @@ def check_after_change(
         reported.add(EVENT_KINDS[event_kind])
     if event_kind == "usage.threshold":
         percent = (payload or {}).get("threshold_percent")
-        if isinstance(percent, int) and percent >= 75:
+        if isinstance(percent, int | float) and percent >= 75:
             reported.add(AlertKind.USAGE_75)
-        if isinstance(percent, int) and percent >= 90:
+        if isinstance(percent, int | float) and percent >= 90:
             reported.add(AlertKind.USAGE_90)
     check_card(card_id, reported=reported)
 
@@ -290,103 +275,3 @@ def check_expiring_cards(now: datetime | None = None) -> int:
     for card_id in card_ids:
         count += len(check_card(card_id, now))
     return count
-
-
-def checkout_link(card: Card) -> str:
-    """Return the absolute link that opens checkout ready to top up this card."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for("storefront.checkout", card=card.number, _external=True)
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="card-alerts")
-
-
-def preferences_token(card_id: int, owner_key: str) -> str:
-    """Return the signed token that lets a card's contact choose its alerts without an account."""
-    return _serializer().dumps([card_id, owner_key])
-
-
-def read_preferences_token(token: str) -> tuple[int, str]:
-    """Return (card id, owner key) of a token, or raise PreferenceError("token")."""
-    try:
-        card_id, owner_key = _serializer().loads(token)
-    except (BadSignature, TypeError, ValueError):
-        raise PreferenceError("token") from None
-    if not isinstance(card_id, int) or not isinstance(owner_key, str):
-        raise PreferenceError("token")
-    return card_id, owner_key
-
-
-def preferences_link(card_id: int, owner_key: str) -> str:
-    """Return the absolute link to the page where the contact chooses the card's alerts."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for(
-            "alerts.preferences_by_link",
-            token=preferences_token(card_id, owner_key),
-            _external=True,
-        )
-
-
-def _facts(card: Card) -> str:
-    expires = card.expires_at.strftime("%Y-%m-%d %H:%M UTC") if card.expires_at else "-"
-    return _(
-        "Data left: %(left)s MB of %(total)s MB. Valid until: %(expires)s.",
-        left=card.data_balance_mb,
-        total=(card.data_balance_mb or 0) + (card.data_used_mb or 0),
-        expires=expires,
-    )
-
-
-def _headline(kind: AlertKind, card: Card, contact_threshold: int) -> str:
-    number = card.number
-    texts = {
-        AlertKind.USAGE_75: _("75%% of the data on card %(number)s is used.", number=number),
-        AlertKind.USAGE_90: _("90%% of the data on card %(number)s is used.", number=number),
-        AlertKind.LOW_DATA: _(
-            "Less than %(mb)d MB of data is left on card %(number)s.",
-            mb=contact_threshold,
-            number=number,
-        ),
-        AlertKind.USED_UP: _("The data on card %(number)s is used up.", number=number),
-        AlertKind.EXPIRES_3_DAYS: _(
-            "The data on card %(number)s stops working within 3 days.", number=number
-        ),
-        AlertKind.EXPIRES_1_DAY: _(
-            "The data on card %(number)s stops working within a day.", number=number
-        ),
-        AlertKind.EXPIRED: _("The data on card %(number)s has expired.", number=number),
-    }
-    return texts[kind]
-
-
-def _send(card: Card, kind: AlertKind, contact: Contact) -> None:
-    """Write the alert's e-mail and text message to the outbox (the caller commits)."""
-    shop = current_app.config["SHOP_NAME"]
-    link = checkout_link(card)
-    threshold = preference_for(card.id, contact.owner_key).low_data_mb
-    with force_locale(contact.locale):
-        headline = _headline(kind, card, threshold)
-        subject = _("%(shop)s: %(headline)s", shop=shop, headline=headline)
-        body = "\n\n".join(
-            (
-                headline,
-                _facts(card),
-                _("Top up now: %(link)s", link=link),
-                _(
-                    "You get this message because you own or topped up this card. Choose which"
-                    " alerts you get: %(link)s",
-                    link=preferences_link(card.id, contact.owner_key),
-                ),
-            )
-        )
-        text = _("%(shop)s: %(headline)s Top up: %(link)s", shop=shop, headline=headline, link=link)
-    if contact.email:
-        send_mail(contact.email, subject[:200], body, kind=f"alert_{kind.value}")
-    if contact.phone:
-        try:
-            send_sms(contact.phone, text, kind=f"alert_{kind.value}")
-        except InvalidPhone:
-            log.warning("card %s: alert text not sent, the phone number is not valid", card.id)
