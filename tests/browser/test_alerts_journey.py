@@ -16,6 +16,7 @@ from shop.extensions import db
 from simulators.network import DEMO_CARDS, NetworkSimulator
 from simulators.paypal import PayPalSimulator
 from tests.browser.conftest import log_in
+from tests.browser.test_main_pages import FAILING_IMPACTS, axe_violations
 from tests.conftest import make_config
 from tests.factories import iccid
 from tests.live_server import LiveServer
@@ -142,4 +143,36 @@ def test_a_customer_sees_usage_fall_gets_the_low_data_alert_and_tops_up(browser,
         assert list(topups) == [TopUpSource.ADMIN, TopUpSource.ORDER]
         db.session.remove()
         db.engine.dispose()
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_the_customer_chooses_a_cards_alerts_in_either_language(browser, networked_shop, locale):
+    server, _network, url, instance = networked_shop
+    context = browser.new_context(base_url=server.base_url, locale=locale)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    log_in(page, "customer")
+    chinese = locale == "zh-CN"
+
+    page.goto("/account/cards")
+    page.get_by_role("link", name="Trip SIM").click()
+    page.get_by_role("link", name="此卡的提醒" if chinese else "Alerts for this card").click()
+    heading = f"卡 {CARD} 的提醒" if chinese else f"Alerts for card {CARD}"
+    expect(page.locator("h1")).to_have_text(heading)
+    assert not [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+
+    page.get_by_label("流量使用达到 75%" if chinese else "Data use reaches 75%").uncheck()
+    page.locator("#low_data_mb").fill("0")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator(".field-errors")).to_contain_text("请选择" if chinese else "Choose between")
+    page.locator("#low_data_mb").fill("50")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("body")).to_contain_text(
+        "提醒设置已保存" if chinese else "Alert settings saved"
+    )
+    expect(
+        page.get_by_label("流量使用达到 75%" if chinese else "Data use reaches 75%")
+    ).not_to_be_checked()
+    expect(page.locator("#low_data_mb")).to_have_value("50")
     context.close()
