@@ -133,7 +133,9 @@ class TestRequestsOnlyQueue:
         threads_before = set(threading.enumerate())
         response = client.post(f"/admin/vouchers/batches/{batch_id}/print", data={"format": "a4"})
         assert response.status_code == 302
-        assert set(threading.enumerate()) == threads_before, "the request started no thread"
+        # A timer an earlier test left (the deliveries' dispatch) may end meanwhile: only new
+        # threads count.
+        assert set(threading.enumerate()) <= threads_before, "the request started no thread"
         job_id = db.session.execute(db.select(PrintJob.id)).scalar_one()
         assert (job_row(job_id).status, job_row(job_id).done) == (PrintJobStatus.QUEUED, 0)
         assert work_log == [] and print_files().names() == []
