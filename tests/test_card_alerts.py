@@ -127,6 +127,30 @@ def test_each_kind_fires_once_at_its_crossing_and_again_only_in_the_next_pack_pe
     assert alerts.check_card(card.id) == [AlertKind.USAGE_75]
 
 
+def test_a_pack_the_network_has_not_applied_yet_starts_no_new_period(app):
+    _, card = owned_card()
+    set_figures(card.id, used=7_800)
+    assert alerts.check_card(card.id) == [AlertKind.USAGE_75]
+    pending = card_services.apply_pack(
+        card_services.lock_card(card.number),
+        card_services.PackGrant(make_product(data_mb=PACK_MB).id, PACK_MB, 30),
+        source=TopUpSource.ADMIN,
+        channel="cli",
+    )
+    db.session.commit()  # the network at 127.0.0.1:1 does not answer: it stays pending
+    set_figures(card.id, used=7_800)
+
+    assert alerts.check_card(card.id) == []
+
+    db.session.execute(
+        update(TopUpDelivery)
+        .where(TopUpDelivery.topup_id == pending.id)
+        .values(status=DeliveryStatus.DELIVERED)
+    )
+    db.session.commit()
+    assert alerts.check_card(card.id) == [AlertKind.USAGE_75]
+
+
 def test_kinds_reached_together_send_only_the_most_serious(app):
     _, card = owned_card()
     set_figures(card.id, used=PACK_MB, expires_in=timedelta(hours=2))
