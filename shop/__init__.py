@@ -131,6 +131,7 @@ def _configure_sqlite(engine, checkpoint_seconds: float) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions created in ``shop.extensions`` to this app."""
     from shop import models  # noqa: F401  (every model registered before migrations look)
+    from shop.alerts import init_app as init_alerts
     from shop.auth.services import load_user_by_session_token
     from shop.i18n import register_template_helpers, select_locale
     from shop.jobs import init_app as init_jobs
@@ -159,6 +160,7 @@ def register_extensions(app: Flask) -> None:
     init_messaging(app)
     init_jobs(app)
     init_network(app)
+    init_alerts(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -175,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.agents.routes import bp as agents_bp
     from shop.agents.stock_routes import bp as stock_bp
     from shop.agents.tree_routes import bp as agent_tree_bp
+    from shop.alerts.routes import bp as alerts_bp
     from shop.auth.routes import bp as auth_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
@@ -208,6 +211,7 @@ def register_blueprints(app: Flask) -> None:
         audit_bp,
         storefront_bp,
         customer_bp,
+        alerts_bp,
         storefront_admin_bp,
         payment_code_bp,
         payment_code_admin_bp,

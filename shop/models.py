@@ -1,6 +1,7 @@
 """Import every model so that SQLAlchemy's metadata (and Alembic) sees all tables."""
 
 from shop.agents.models import Agent, ApiKey, FloatRequest, LedgerEntry
+from shop.alerts.models import AlertPreference, CardAlert
 from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
@@ -25,7 +26,9 @@ __all__ = [
     "ApiKey",
     "FloatRequest",
     "LedgerEntry",
+    "AlertPreference",
     "AuditEvent",
+    "CardAlert",
     "Card",
     "CardUsageDay",
     "NetworkEvent",

@@ -43,6 +43,7 @@ LAYERS = {
     "reports": 7,
     "api": 7,
     "admin": 7,
+    "alerts": 7,
     "jobs": 8,
 }
 #: The top: they assemble the others and may import anything.

@@ -35,7 +35,11 @@ class Card(db.Model):
     """A SIM or eSIM, identified by ICCID or E.164 phone number."""
 
     __tablename__ = "card"
-    __table_args__ = (CheckConstraint("data_balance_mb >= 0", name="balance_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("data_balance_mb >= 0", name="balance_not_negative"),
+        #: Alerts before and at the end of validity look cards up by it.
+        Index("ix_card_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Normalised number: ICCID digits, or ``+`` and digits for a phone number.

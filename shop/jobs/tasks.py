@@ -225,3 +225,11 @@ def sync_network_cards() -> str:
     """Read remaining data and usage of recently active cards from the network."""
     report = network_status.sync_recent_cards()
     return f"asked {report.asked}, updated {report.updated}, unanswered {report.unanswered}"
+
+
+@periodic("send_expiry_alerts", _l("every 15 minutes"), minute="*/15")
+def send_expiry_alerts() -> str:
+    """Alert the owners of cards whose data expires within 3 days, within a day, or expired."""
+    from shop.alerts.services import check_expiring_cards
+
+    return f"sent {check_expiring_cards()} alert(s)"

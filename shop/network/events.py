@@ -22,7 +22,7 @@ from shop.network import delivery as deliveries
 from shop.network.http import figures_from_json, parse_timestamp
 from shop.network.models import NetworkEvent, NetworkEventKind
 from shop.network.signing import SIGNATURE_HEADER, BadSignature, verify
-from shop.network.status import NETWORK_ACTOR, record_figures
+from shop.network.status import NETWORK_ACTOR, announce_figures, record_figures
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def receive_event(headers, raw_body: bytes) -> EventOutcome:
         db.session.rollback()
         return EventOutcome("duplicate", event_id)
     request_id = str(data.get("request_id", ""))[:40] if "pack" in kind.value else ""
+    card_id = card.id
     db.session.add(
         NetworkEvent(
             event_id=event_id,
@@ -114,6 +115,7 @@ def receive_event(headers, raw_body: bytes) -> EventOutcome:
     except (KeyError, TypeError, ValueError) as exc:
         db.session.rollback()
         raise EventRejected(f"unreadable event data: {exc.__class__.__name__}") from None
+    announce_figures(card_id, kind.value, data)
     return EventOutcome("applied", event_id)
 
 

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import or_, update
 
@@ -23,6 +24,20 @@ from shop.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 NETWORK_ACTOR = Actor.system("network")
+
+_signals = Namespace()
+#: Sent after the commit that recorded new figures of a card, with ``card_id=``, and for an
+#: event ``event_kind=`` and ``payload=``: the alerts package, above this one, listens.
+card_figures_changed = _signals.signal("network.card-figures-changed")
+
+
+def announce_figures(card_id: int, event_kind: str = "", payload: dict | None = None) -> None:
+    """Tell listeners that a card's figures changed (after the commit); never raise."""
+    try:
+        card_figures_changed.send(None, card_id=card_id, event_kind=event_kind, payload=payload)
+    except Exception:  # a listener's failure must not undo what the network told us
+        db.session.rollback()
+        log.exception("a listener to new figures of card %s failed", card_id)
 
 
 def record_figures(card: Card, figures: CardFigures) -> bool:
@@ -60,9 +75,11 @@ def _ask_network(card: Card, timeout: float | None) -> bool:
         return False
     begin_write(db.session)
     card = db.session.get(Card, card.id, populate_existing=True)
-    record_figures(card, figures)
+    changed = record_figures(card, figures)
     record_usage(card, usage)
     db.session.commit()
+    if changed:
+        announce_figures(card.id)
     return True
 
 

@@ -8,6 +8,8 @@ from flask import session
 
 CART_KEY = "cart"
 PROMOTION_KEY = "promotion_code"
+#: The card a visitor came to top up (an alert's link) before choosing a pack.
+TOPUP_CARD_KEY = "topup_card"
 #: Most distinct packs a cart can hold (the cookie stays small).
 MAX_LINES = 20
 
@@ -81,6 +83,18 @@ def clear() -> None:
     """Empty the cart and forget the promotion code."""
     session.pop(CART_KEY, None)
     session.pop(PROMOTION_KEY, None)
+    session.pop(TOPUP_CARD_KEY, None)
+
+
+def card_to_top_up() -> str:
+    """Return the card number the visitor came to top up, if any (checked at checkout)."""
+    number = session.get(TOPUP_CARD_KEY)
+    return number if isinstance(number, str) else ""
+
+
+def set_card_to_top_up(number: str) -> None:
+    """Remember the card the visitor came to top up until checkout."""
+    session[TOPUP_CARD_KEY] = number[:40]
 
 
 def promotion_code() -> str:

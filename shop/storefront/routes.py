@@ -170,17 +170,22 @@ def apply_promotion():
 @bp.route("/checkout", methods=["GET", "POST"])
 def checkout():
     """Confirm what to buy, how to receive it and where to send it; then place the order."""
+    if request.args.get("card"):
+        cart.set_card_to_top_up(request.args["card"])
     if not cart.items():
-        flash(_("Your cart is empty. Add a pack first."), "info")
+        if cart.card_to_top_up():
+            flash(_("Choose a pack for card %(number)s.", number=cart.card_to_top_up()), "info")
+        else:
+            flash(_("Your cart is empty. Add a pack first."), "info")
         return redirect(url_for("catalog.home"))
     form = CheckoutForm()
     if request.method == "GET":
         form.promotion_code.data = cart.promotion_code()
         if current_user.is_authenticated:
             form.email.data = current_user.email
-        if request.args.get("card"):
+        if cart.card_to_top_up():
             form.delivery.data = Delivery.TOPUP.value
-            form.card_number.data = request.args["card"][:40]
+            form.card_number.data = cart.card_to_top_up()
     status = 200
     if form.validate_on_submit():
         if form.delivery.data == Delivery.TOPUP.value and not (form.card_number.data or "").strip():
