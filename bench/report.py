@@ -92,7 +92,7 @@ def load(app, sales: int) -> None:
             f"seller{number}@bench.example",
             "bench-password-1",
             Role.AGENT_STAFF,
-            agent_code=agent.code,
+            agent_id=agent.id,
         )
         agent_batches = [
             VoucherBatch(

@@ -5,7 +5,7 @@ its amount and the PINs it voided; ``shop_order.status`` grows to 20 characters 
 ``partially_refunded``.
 
 Revision ID: 0014_paypal_orders_v2
-Revises: 0018_sms
+Revises: 0013_sms
 Create Date: 2026-12-05 23:55:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_paypal_orders_v2'
-down_revision = '0018_sms'
+down_revision = '0013_sms'
 branch_labels = None
 depends_on = None
 

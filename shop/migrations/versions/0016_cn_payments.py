@@ -1,7 +1,7 @@
 """Orders record the payment method the buyer chose (PayPal, Alipay or WeChat Pay).
 
 Revision ID: 0016_cn_payments
-Revises: 0012_agent_tree
+Revises: 0015_agent_tree
 Create Date: 2026-12-05 23:55:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016_cn_payments'
-down_revision = '0012_agent_tree'
+down_revision = '0015_agent_tree'
 branch_labels = None
 depends_on = None
 

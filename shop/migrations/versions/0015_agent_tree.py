@@ -2,7 +2,7 @@
 
 Every existing agent becomes an agent of the operator (no parent, depth 1, path ``/<id>/``).
 
-Revision ID: 0012_agent_tree
+Revision ID: 0015_agent_tree
 Revises: 0014_paypal_orders_v2
 Create Date: 2026-12-05 23:40:00.000000
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_agent_tree'
+revision = '0015_agent_tree'
 down_revision = '0014_paypal_orders_v2'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """One-time code at payment: the admin's policy and each order's check.
 
-Revision ID: 0015_payment_codes
-Revises: 0010_partial_indexes
+Revision ID: 0012_payment_codes
+Revises: 0011_jobs
 Create Date: 2026-12-05 23:35:13.506624
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0015_payment_codes'
+revision = '0012_payment_codes'
 down_revision = '0011_jobs'
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """Card alerts: one row per card, pack period and kind; owners' alert choices.
 
-Revision ID: 0019_card_alerts
+Revision ID: 0018_card_alerts
 Revises: 0017_network
 Create Date: 2026-12-06 00:55:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0019_card_alerts'
+revision = '0018_card_alerts'
 down_revision = '0017_network'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """Text messages share the outbox (channel, provider id); accounts may give a mobile number.
 
-Revision ID: 0018_sms
-Revises: 0015_payment_codes
+Revision ID: 0013_sms
+Revises: 0012_payment_codes
 Create Date: 2026-12-06 00:01:12.360357
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_sms'
-down_revision = '0015_payment_codes'
+revision = '0013_sms'
+down_revision = '0012_payment_codes'
 branch_labels = None
 depends_on = None
 
