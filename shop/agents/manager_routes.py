@@ -56,27 +56,29 @@ def add_staff():
     """Add a counter staff account to this shop."""
     agent = current_agent()
     form = StaffForm()
-    if form.validate_on_submit():
-        try:
-            auth_services.create_user(
-                form.email.data,
-                form.password.data,
-                Role.AGENT_STAFF,
-                agent_id=agent.id,
-                actor=current_actor(),
-            )
-        except auth_services.InvalidEmail:
-            form.email.errors.append(_("This is not a valid e-mail address."))
-        except auth_services.EmailTaken:
-            form.email.errors.append(_("An account with this e-mail exists already."))
-        except auth_services.WeakPassword:
-            form.password.errors.append(
-                _("The password needs at least 10 characters and must not be the e-mail.")
-            )
-        else:
-            flash(_("Staff member %(email)s added.", email=form.email.data), "success")
-            return redirect(url_for("agent_manager.overview"))
+    if form.validate_on_submit() and add_account(form, Role.AGENT_STAFF, agent.id):
+        flash(_("Staff member %(email)s added.", email=form.email.data), "success")
+        return redirect(url_for("agent_manager.overview"))
     return _overview(agent, staff_form=form, status=400)
+
+
+def add_account(form, role: Role, agent_id: int) -> bool:
+    """Create the account a manager's form describes; put what is wrong on the form instead."""
+    try:
+        auth_services.create_user(
+            form.email.data, form.password.data, role, agent_id=agent_id, actor=current_actor()
+        )
+    except auth_services.InvalidEmail:
+        form.email.errors.append(_("This is not a valid e-mail address."))
+    except auth_services.EmailTaken:
+        form.email.errors.append(_("An account with this e-mail exists already."))
+    except auth_services.WeakPassword:
+        form.password.errors.append(
+            _("The password needs at least 10 characters and must not be the e-mail.")
+        )
+    else:
+        return True
+    return False
 
 
 @bp.route("/staff/<id:user_id>/active", methods=["POST"])

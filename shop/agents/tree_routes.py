@@ -13,6 +13,7 @@ from shop.agents import services as agent_services
 from shop.agents import tree as agent_tree
 from shop.agents.access import current_agent, manager_only
 from shop.agents.forms import TermsForm
+from shop.agents.manager_routes import add_account
 from shop.agents.models import AgentStatus, FloatRequestStatus
 from shop.agents.tree_forms import (
     FloatMoveForm,
@@ -249,23 +250,7 @@ def manager_sub_user(code):
     form = SubUserForm()
     if not form.validate_on_submit():
         return _sub_agent_page(sub, user_form=form, status=400)
-    try:
-        auth_services.create_user(
-            form.email.data,
-            form.password.data,
-            Role(form.role.data),
-            agent_id=sub.id,
-            actor=current_actor(),
-        )
-    except auth_services.InvalidEmail:
-        form.email.errors.append(_("This is not a valid e-mail address."))
-    except auth_services.EmailTaken:
-        form.email.errors.append(_("An account with this e-mail exists already."))
-    except auth_services.WeakPassword:
-        form.password.errors.append(
-            _("The password needs at least 10 characters and must not be the e-mail.")
-        )
-    else:
+    if add_account(form, Role(form.role.data), sub.id):
         flash(_("Account %(email)s added.", email=form.email.data), "success")
         return _back(sub)
     return _sub_agent_page(sub, user_form=form, status=400)
