@@ -7,14 +7,8 @@ worker and checks the outcome: one file, progress 100 %, the right page count, t
 """
 
 import io
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pypdf
 import pytest
@@ -25,13 +19,12 @@ from shop.jobs.tasks import reap
 from shop.timeutil import utcnow
 from shop.vouchers.models import PrintJob, PrintJobStatus, Voucher
 from shop.vouchers.print_files import print_files
-from tests.conftest import TEST_SECRETS
 from tests.factories import make_product
 from tests.vouchers_helpers import make_vouchers
+from tests.worker_helpers import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 VOUCHERS = 2000
 STALE_SECONDS = 3
 
@@ -47,48 +40,9 @@ def app_config(tmp_path):
     }
 
 
-class Worker:
-    """One ``flask --app wsgi jobs worker`` process; its output goes to a file."""
-
-    def __init__(self, app):
-        config = app.config
-        env = {
-            **os.environ,
-            "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-            "JOBS_URL": config["JOBS_URL"],
-            "PRINT_FILES_DIR": config["PRINT_FILES_DIR"],
-            "JOBS_STALE_SECONDS": str(config["JOBS_STALE_SECONDS"]),
-            "JOBS_HEARTBEAT_SECONDS": str(config["JOBS_HEARTBEAT_SECONDS"]),
-            "JOBS_POLL_SECONDS": "0.1",
-            **TEST_SECRETS,
-        }
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"]
-            + ["--workers", "1", "--no-periodic"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
+def Worker(app) -> WorkerProcess:  # noqa: N802 - reads as the worker it starts
+    """Start a worker with this test's print settings."""
+    return WorkerProcess(app, ("PRINT_FILES_DIR", "JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"))
 
 
 def job_row(job_id: int) -> PrintJob:
@@ -96,7 +50,7 @@ def job_row(job_id: int) -> PrintJob:
     return db.session.get(PrintJob, job_id, populate_existing=True)
 
 
-def wait_for_job(job_id, condition, worker: Worker, seconds: float = 180.0) -> PrintJob:
+def wait_for_job(job_id, condition, worker: WorkerProcess, seconds: float = 180.0) -> PrintJob:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         job = job_row(job_id)

@@ -8,13 +8,7 @@ queue the delivery again: the retry carries the same request id, the network ans
 result, and it holds the pack once.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,14 +16,13 @@ from shop.cards.models import DeliveryStatus
 from shop.jobs import tasks
 from shop.network import delivery as network_delivery
 from simulators.scenarios import Scenario
-from tests.conftest import TEST_SECRETS
 from tests.factories import make_card, make_product
 from tests.network_helpers import delivery_of, empty_network
 from tests.vouchers_helpers import make_vouchers
+from tests.worker_helpers import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The shop waits this long for the network; a worker's claim lasts 5 s more.
 TIMEOUT_SECONDS = 8.0
 
@@ -52,53 +45,21 @@ def app_config(tmp_path, network):
     }
 
 
-class Worker:
-    """One ``flask --app wsgi jobs worker`` process; its output goes to a file."""
-
-    def __init__(self, app):
-        config = app.config
-        env = {
-            **os.environ,
-            "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-            "JOBS_URL": config["JOBS_URL"],
-            "JOBS_POLL_SECONDS": "0.1",
-            "NETWORK_MODE": "simulator",
-            "NETWORK_API_URL": config["NETWORK_API_URL"],
-            "NETWORK_API_KEY": config["NETWORK_API_KEY"],
-            "NETWORK_TIMEOUT_SECONDS": str(config["NETWORK_TIMEOUT_SECONDS"]),
-            "NETWORK_DELIVERY_LEASE_SECONDS": str(config["NETWORK_DELIVERY_LEASE_SECONDS"]),
-            **TEST_SECRETS,
-        }
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"]
-            + ["--workers", "1", "--no-periodic"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
+def Worker(app) -> WorkerProcess:  # noqa: N802 - reads as the worker it starts
+    """Start a worker that talks to this test's network simulator."""
+    return WorkerProcess(
+        app,
+        (
+            "NETWORK_API_URL",
+            "NETWORK_API_KEY",
+            "NETWORK_TIMEOUT_SECONDS",
+            "NETWORK_DELIVERY_LEASE_SECONDS",
+        ),
+        {"NETWORK_MODE": "simulator"},
+    )
 
 
-def wait_until(condition, worker: Worker | None, what: str, seconds: float = 60.0):
+def wait_until(condition, worker: WorkerProcess | None, what: str, seconds: float = 60.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()
