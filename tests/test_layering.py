@@ -27,6 +27,7 @@ LAYERS = {
     "csv_export": 0,
     "session_cookie": 0,
     "provider_settings": 0,
+    "ledger": 0,
     "audit": 1,
     "messaging": 1,
     "mail": 1,

@@ -1,4 +1,4 @@
-"""An agent's float: every movement is one conditional UPDATE of the balance and one ledger row.
+"""An agent's float: one book of the shop's ledger (``shop.ledger``), never below its limit.
 
 The balance never goes below minus the credit limit, whatever the concurrency: the debit is a
 single ``UPDATE agent SET balance = balance - :amount WHERE ... AND balance - :amount >=
@@ -8,8 +8,9 @@ of the agent's ledger entries. Callers own the transaction and commit it.
 """
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
+from shop import ledger as book_keeping
 from shop.agents.models import Agent, AgentStatus, LedgerEntry, LedgerKind
 from shop.audit.services import Actor
 from shop.auth.models import Role, User
@@ -19,44 +20,18 @@ from shop.money import format_money
 from shop.timeutil import utcnow
 
 _AGENT = Agent.__table__
-_DEBIT = (
-    update(_AGENT)
-    .where(
-        _AGENT.c.id == bindparam("agent_id"),
-        _AGENT.c.status == AgentStatus.ACTIVE,
-        _AGENT.c.balance - bindparam("amount") >= -_AGENT.c.credit_limit,
-    )
-    .values(balance=_AGENT.c.balance - bindparam("amount"))
-    .returning(_AGENT.c.balance)
-)
+BOOK = book_keeping.Book(_AGENT, LedgerEntry.__table__, "agent_id")
+_ACTIVE = _AGENT.c.status == AgentStatus.ACTIVE
+_DEBIT = BOOK.debit(_ACTIVE, floor=-_AGENT.c.credit_limit)
 #: A debit that gives back what was received (a voided sale's commission): the agent may be
 #: suspended meanwhile, but its float still never goes below minus the limit.
-_DEBIT_ANY_STATUS = (
-    update(_AGENT)
-    .where(
-        _AGENT.c.id == bindparam("agent_id"),
-        _AGENT.c.balance - bindparam("amount") >= -_AGENT.c.credit_limit,
-    )
-    .values(balance=_AGENT.c.balance - bindparam("amount"))
-    .returning(_AGENT.c.balance)
-)
+_DEBIT_ANY_STATUS = BOOK.debit(floor=-_AGENT.c.credit_limit)
 #: A take-back by the parent: only unused float, never the credit limit's part.
-_DEBIT_UNUSED = (
-    update(_AGENT)
-    .where(_AGENT.c.id == bindparam("agent_id"), _AGENT.c.balance - bindparam("amount") >= 0)
-    .values(balance=_AGENT.c.balance - bindparam("amount"))
-    .returning(_AGENT.c.balance)
-)
-_CREDIT = (
-    update(_AGENT)
-    .where(_AGENT.c.id == bindparam("agent_id"))
-    .values(balance=_AGENT.c.balance + bindparam("amount"))
-    .returning(_AGENT.c.balance)
-)
+_DEBIT_UNUSED = BOOK.debit(floor=0)
+_CREDIT = BOOK.credit()
 #: A commission reaches only an active agent: the update that pays it is also the check, made
 #: under the row's lock, that the parent was not suspended while the sale was being made.
-_CREDIT_ACTIVE = _CREDIT.where(_AGENT.c.status == AgentStatus.ACTIVE)
-_INSERT_ENTRY = insert(LedgerEntry.__table__)
+_CREDIT_ACTIVE = BOOK.credit(_ACTIVE)
 
 
 class FloatError(Exception):
@@ -78,29 +53,27 @@ class AgentSuspended(FloatError):
         self.agent_code = agent_code
 
 
-class InvalidAmount(FloatError):
+class InvalidAmount(FloatError, book_keeping.InvalidAmount):
     """Amounts are whole minor units greater than zero."""
 
 
 def check_amount(amount: int) -> None:
     """Refuse anything but a whole number of minor units greater than zero."""
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise InvalidAmount("a whole number of minor units greater than zero")
+    try:
+        book_keeping.check_amount(amount)
+    except book_keeping.InvalidAmount as exc:
+        raise InvalidAmount(str(exc)) from None
 
 
 def _record(agent_id, amount, balance_after, kind, reference, note, actor) -> None:
-    db.session.connection().execute(
-        _INSERT_ENTRY,
-        {
-            "agent_id": agent_id,
-            "amount": amount,
-            "balance_after": balance_after,
-            "kind": kind,
-            "reference": reference[:64],
-            "note": note[:200],
-            "user_id": actor.user_id if actor else None,
-            "created_at": utcnow(),
-        },
+    BOOK.record(
+        agent_id,
+        amount,
+        balance_after,
+        kind=kind,
+        reference=reference[:64],
+        note=note[:200],
+        user_id=actor.user_id if actor else None,
     )
 
 
@@ -123,11 +96,7 @@ def debit_float(
     """
     check_amount(amount)
     statement = _DEBIT_UNUSED if unused_only else _DEBIT if require_active else _DEBIT_ANY_STATUS
-    balance = (
-        db.session.connection()
-        .execute(statement, {"agent_id": agent_id, "amount": amount})
-        .scalar()
-    )
+    balance = BOOK.apply(statement, agent_id, amount)
     if balance is None:
         status = db.session.execute(
             db.select(Agent.status).where(Agent.id == agent_id)
@@ -157,11 +126,7 @@ def credit_float(
     """
     check_amount(amount)
     statement = _CREDIT_ACTIVE if require_active else _CREDIT
-    balance = (
-        db.session.connection()
-        .execute(statement, {"agent_id": agent_id, "amount": amount})
-        .scalar()
-    )
+    balance = BOOK.apply(statement, agent_id, amount)
     if balance is None:
         code = db.session.execute(db.select(Agent.code).where(Agent.id == agent_id)).scalar_one()
         raise AgentSuspended(code)
@@ -228,8 +193,4 @@ def _alert_low_float(agent_id: int, balance: int) -> None:
 
 def ledger_sum(agent_id: int) -> int:
     """Return the sum of an agent's ledger entries (which must equal its balance)."""
-    return db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.agent_id == agent_id
-        )
-    ).scalar_one()
+    return BOOK.ledger_sum(agent_id)
