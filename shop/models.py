@@ -5,6 +5,7 @@ from shop.alerts.models import AlertPreference, CardAlert
 from shop.api.models import IdempotencyRecord
 from shop.audit.models import AuditEvent
 from shop.auth.models import User
+from shop.autorenew.models import Renewal, RenewalRule
 from shop.cards.models import Card, CardUsageDay, TopUp, TopUpDelivery
 from shop.catalog.models import Product
 from shop.jobs.models import PeriodicRun
@@ -20,8 +21,13 @@ from shop.storefront.models import (
     WebhookEvent,
 )
 from shop.vouchers.models import PrintJob, Voucher, VoucherBatch
+from shop.wallet.models import Wallet, WalletEntry
 
 __all__ = [
+    "Renewal",
+    "RenewalRule",
+    "Wallet",
+    "WalletEntry",
     "Agent",
     "ApiKey",
     "FloatRequest",

@@ -29,6 +29,7 @@ class TopUpSource(enum.StrEnum):
     ORDER = "order"  #: an online order applied straight to the card
     COUNTER = "counter"  #: an agent topped up the card directly
     ADMIN = "admin"  #: the operator (goodwill, demo data)
+    AUTO_RENEW = "auto_renew"  #: the card's auto-renew rule, paid from its owner's wallet
 
 
 class Card(db.Model):

@@ -48,6 +48,7 @@ class Delivery(enum.StrEnum):
 
     VOUCHERS = "vouchers"  #: PINs to keep or give away
     TOPUP = "topup"  #: the packs applied to a card as soon as the payment completes
+    WALLET = "wallet"  #: money added to the buyer's wallet (a wallet top-up order)
 
 
 class PaymentMethod(enum.StrEnum):
@@ -56,6 +57,7 @@ class PaymentMethod(enum.StrEnum):
     PAYPAL = "paypal"  #: PayPal account or card, any currency
     ALIPAY = "alipay"  #: Alipay: page pay on computers, wap pay on phones (CNY only)
     WECHATPAY = "wechatpay"  #: WeChat Pay: a QR code on computers, H5 on phones (CNY only)
+    WALLET = "wallet"  #: the buyer's own wallet, all or nothing (signed-in buyers)
 
 
 #: Methods that take CNY only.
@@ -180,19 +182,31 @@ class Order(db.Model):
         return sum(line.quantity for line in self.lines)
 
 
+class LineKind(enum.StrEnum):
+    """What an order line sells."""
+
+    PACK = "pack"  #: a pack of the catalog (``product_id``), as vouchers or a top-up
+    WALLET_TOPUP = "wallet_topup"  #: money for the buyer's wallet (``unit_price``), no product
+
+
 class OrderLine(db.Model):
-    """One pack of an order, its price and terms copied from the catalog when ordered."""
+    """One line of an order: a pack, its price and terms copied from the catalog when ordered,
+    or a wallet top-up (no product, no data; the amount is its unit price)."""
 
     __tablename__ = "order_line"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price > 0", name="unit_price_positive"),
+        CheckConstraint("kind <> 'pack' OR product_id IS NOT NULL", name="pack_has_product"),
         UniqueConstraint("order_id", "product_id", name="uq_order_line_product"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    kind: Mapped[LineKind] = mapped_column(
+        _enum(LineKind), default=LineKind.PACK, server_default="pack"
+    )
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"), index=True)
     sku: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(120))
     data_mb: Mapped[int]
