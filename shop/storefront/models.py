@@ -190,8 +190,11 @@ class LineKind(enum.StrEnum):
 
 
 class OrderLine(db.Model):
-    """One line of an order: a pack, its price and terms copied from the catalog when ordered,
-    or a wallet top-up (no product, no data; the amount is its unit price)."""
+    """One line of an order: a pack or a wallet top-up.
+
+    A pack's price and terms are copied from the catalog when ordered; a wallet top-up has no
+    product and no data, and its amount is its unit price.
+    """
 
     __tablename__ = "order_line"
     __table_args__ = (
