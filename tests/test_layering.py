@@ -40,13 +40,13 @@ LAYERS = {
     "vouchers": 5,
     "agents": 6,
     "wallet": 6,
+    "autorenew": 6,
     "payments": 7,
     "storefront": 7,
     "reports": 7,
     "api": 7,
     "admin": 7,
     "alerts": 7,
-    "autorenew": 7,
     "jobs": 8,
 }
 #: The top: they assemble the others and may import anything.
