@@ -186,11 +186,11 @@ def register_blueprints(app: Flask) -> None:
     from shop.reports.routes import bp as reports_bp
     from shop.storefront.account_routes import bp as customer_bp
     from shop.storefront.admin_routes import bp as storefront_admin_bp
+    from shop.storefront.mobile_pay_routes import bp as mobile_pay_bp
+    from shop.storefront.mobile_pay_routes import notify_bp as mobile_pay_notify_bp
     from shop.storefront.payment_code_admin_routes import bp as payment_code_admin_bp
     from shop.storefront.payment_code_routes import bp as payment_code_bp
     from shop.storefront.routes import bp as storefront_bp
-    from shop.storefront.wallet_routes import bp as wallets_bp
-    from shop.storefront.wallet_routes import notify_bp as wallet_notify_bp
     from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
 
@@ -217,8 +217,8 @@ def register_blueprints(app: Flask) -> None:
         payment_code_admin_bp,
         dev_outbox_bp,
         payment_webhooks_bp,
-        wallets_bp,
-        wallet_notify_bp,
+        mobile_pay_bp,
+        mobile_pay_notify_bp,
         reports_bp,
         jobs_bp,
         network_bp,
@@ -229,7 +229,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     csrf.exempt(payment_webhooks_bp)  # signed by the provider, verified over the raw body
-    csrf.exempt(wallet_notify_bp)  # Alipay's and WeChat's notifications, verified the same way
+    csrf.exempt(mobile_pay_notify_bp)  # Alipay's and WeChat's notifications, verified the same way
     csrf.exempt(network_bp)  # signed by the network, verified over the raw body
 
 

@@ -26,17 +26,17 @@ from simulators.alipay import AlipaySimulator
 from simulators.alipay.signing import signed_params
 from simulators.scenarios import Scenario
 from tests.factories import make_card, make_product, make_user
-from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
-from tests.wallet_helpers import (
+from tests.mobile_pay_helpers import (
     DESKTOP,
     PHONE,
     alipay_decides,
     alipay_notification,
-    place_wallet_order,
+    place_mobile_pay_order,
     post_alipay_notification,
     press_pay,
     trade_of,
 )
+from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def _silent():
 def cny_order(client, quantity=2, **order_args):
     pack = make_product(price=1230, currency="CNY")
     add_to_cart(client, pack.sku, quantity)
-    return place_wallet_order(client, "alipay", **order_args)
+    return place_mobile_pay_order(client, "alipay", **order_args)
 
 
 def pay_at_alipay(client, simulator, order_path, user_agent=DESKTOP):
@@ -383,12 +383,12 @@ def test_reconcile_closes_an_unpaid_trade_at_timeout(app, client, simulator, run
 def test_a_slow_alipay_leaves_the_order_pending_for_later(app, client, simulator, runner):
     order_path, _trade = paid_but_not_returned(client, simulator)
     simulator.state.add_scenario(_delay())
-    app.extensions["wallet_gateways"].clear()
+    app.extensions["mobile_pay_gateways"].clear()
     app.config["ALIPAY_TIMEOUT_SECONDS"] = 0.3
     result = runner.invoke(args=["orders", "reconcile"])
     assert result.exit_code == 1
     assert order_by_path(order_path).status == OrderStatus.PENDING
-    app.extensions["wallet_gateways"].clear()
+    app.extensions["mobile_pay_gateways"].clear()
     app.config["ALIPAY_TIMEOUT_SECONDS"] = 5.0
     assert runner.invoke(args=["orders", "reconcile"]).exit_code == 0
     assert order_by_path(order_path).status == OrderStatus.FULFILLED

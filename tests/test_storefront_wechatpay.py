@@ -27,16 +27,16 @@ from simulators.scenarios import Scenario
 from simulators.wechatpay import WeChatPaySimulator
 from simulators.wechatpay.signing import platform_headers
 from tests.factories import make_card, make_product, make_user
-from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
-from tests.wallet_helpers import (
+from tests.mobile_pay_helpers import (
     DESKTOP,
     PHONE,
-    place_wallet_order,
+    place_mobile_pay_order,
     post_wechat_notification,
     press_pay,
     wechat_notification,
     wechat_pays,
 )
+from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def quiet_simulator(simulator):
 def cny_order(client, quantity=2, **order_args):
     pack = make_product(price=1230, currency="CNY")
     add_to_cart(client, pack.sku, quantity)
-    return place_wallet_order(client, "wechatpay", **order_args)
+    return place_mobile_pay_order(client, "wechatpay", **order_args)
 
 
 def fulfilments(reference: str) -> int:
@@ -308,14 +308,14 @@ def test_a_declined_payment_fails_the_order_with_a_reason(app, client, simulator
 def test_a_slow_wechat_leaves_the_order_pending_and_the_page_waiting(app, client, simulator):
     order_path, _qr, trade = native_order(client)
     wechat_pays(simulator, trade)
-    gateway = app.extensions["wallet_gateways"]["wechatpay"]
-    app.extensions["wallet_gateways"]["wechatpay"] = type(gateway)(
+    gateway = app.extensions["mobile_pay_gateways"]["wechatpay"]
+    app.extensions["mobile_pay_gateways"]["wechatpay"] = type(gateway)(
         type(gateway.settings)(**{**vars(gateway.settings), "timeout": 0.3})
     )
-    app.extensions["wallet_gateways"]["wechatpay"].client()  # certificates while it is quick
+    app.extensions["mobile_pay_gateways"]["wechatpay"].client()  # certificates while it is quick
     simulator.state.add_scenario(Scenario("query", "delay", seconds=1.0))
     answer = client.get(status_path(order_path))
     assert answer.status_code == 200 and answer.get_json()["done"] is False
     assert order_by_path(order_path).status == OrderStatus.PENDING
-    app.extensions["wallet_gateways"]["wechatpay"] = gateway
+    app.extensions["mobile_pay_gateways"]["wechatpay"] = gateway
     assert client.get(status_path(order_path)).get_json()["status"] == "fulfilled"

@@ -42,9 +42,9 @@ def approval_origins(config) -> tuple[str, ...]:
 
 def all_approval_origins(config) -> tuple[str, ...]:
     """Return PayPal's approval origins and those of Alipay's and WeChat Pay's pages."""
-    from shop.payments.wallet_settings import wallet_redirect_origins
+    from shop.payments.mobile_pay_settings import mobile_pay_redirect_origins
 
-    return (*approval_origins(config), *wallet_redirect_origins(config))
+    return (*approval_origins(config), *mobile_pay_redirect_origins(config))
 
 
 def build_gateway(config) -> PaymentGateway:
@@ -57,9 +57,9 @@ def build_gateway(config) -> PaymentGateway:
 def init_app(app: Flask) -> None:
     """Check the payment settings and build the app's gateway; no network is touched."""
     app.extensions[EXTENSION_KEY] = build_gateway(app.config)
-    from shop.payments.providers import check_wallet_settings
+    from shop.payments.providers import check_mobile_pay_settings
 
-    check_wallet_settings(app.config)
+    check_mobile_pay_settings(app.config)
 
 
 def get_gateway() -> PaymentGateway:

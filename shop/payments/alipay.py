@@ -37,18 +37,18 @@ from shop.payments.gateway import (
     WebhookNotice,
     WebhookRejected,
 )
-from shop.payments.wallet_settings import AlipaySettings
-from shop.payments.wallets import (
+from shop.payments.mobile_pay import (
     BEIJING,
-    WALLET_CURRENCY,
-    WalletChannel,
-    WalletPayment,
+    MOBILE_PAY_CURRENCY,
+    MobilePayChannel,
+    MobilePayment,
     fetch_simulator_credentials,
     parse_yuan,
     refund_number,
     trade_number,
     yuan,
 )
+from shop.payments.mobile_pay_settings import AlipaySettings
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,11 @@ class AlipayGateway:
     def start(
         self,
         request: PaymentRequest,
-        channel: WalletChannel,
+        channel: MobilePayChannel,
         notify_url: str,
         client_ip: str = "",
         expires_at: datetime | None = None,
-    ) -> WalletPayment:
+    ) -> MobilePayment:
         """Sign a page (desktop) or wap (phone) pay request; the buyer opens its URL."""
         if request.discount < 0 or request.total <= 0:
             raise PaymentRejected("order total must be above zero")
@@ -164,17 +164,17 @@ class AlipayGateway:
             # Where "back to the merchant" leads without paying (the cancel page).
             "quit_url": request.cancel_url,
         }
-        if channel == WalletChannel.ALIPAY_WAP:
+        if channel == MobilePayChannel.ALIPAY_WAP:
             query = client.api_alipay_trade_wap_pay(**options)
-        elif channel == WalletChannel.ALIPAY_PAGE:
+        elif channel == MobilePayChannel.ALIPAY_PAGE:
             query = client.api_alipay_trade_page_pay(**options)
         else:
             raise PaymentRejected(f"Alipay has no channel {channel}")
-        return WalletPayment(out_trade_no, channel, redirect_url=f"{client.gateway_url}?{query}")
+        return MobilePayment(out_trade_no, channel, redirect_url=f"{client.gateway_url}?{query}")
 
     def create_payment(self, request: PaymentRequest) -> CreatedPayment:
         """Create a desktop page-pay trade (the gateway interface's default channel)."""
-        payment = self.start(request, WalletChannel.ALIPAY_PAGE, "")
+        payment = self.start(request, MobilePayChannel.ALIPAY_PAGE, "")
         return CreatedPayment(payment.provider_payment_id, payment.redirect_url)
 
     def execute_payment(self, provider_payment_id: str, payer_id: str, reference: str):
@@ -221,7 +221,7 @@ class AlipayGateway:
         )
         if answer.get("code") != SUCCESS_CODE:
             raise self._error("refund", answer)
-        return RefundResult(out_request_no, request.amount, WALLET_CURRENCY, True)
+        return RefundResult(out_request_no, request.amount, MOBILE_PAY_CURRENCY, True)
 
     def refund_amount(self, out_trade_no: str, out_request_no: str) -> int | None:
         """Return what one refund gave back (``alipay.trade.fastpay.refund.query``), if known."""
@@ -320,7 +320,7 @@ class AlipayGateway:
             provider_payment_id=str(data.get("out_trade_no") or out_trade_no),
             state=state,
             amount=None if state == PaymentState.REFUNDED else amount,
-            currency=WALLET_CURRENCY,
+            currency=MOBILE_PAY_CURRENCY,
             sale_id=str(data.get("trade_no") or "") or None,
             reason=str(data.get("trade_status") or ""),
             refunded_total=refunded or None,

@@ -38,17 +38,17 @@ from shop.payments.gateway import (
     WebhookNotice,
     WebhookRejected,
 )
-from shop.payments.wallet_settings import WeChatPaySettings
-from shop.payments.wallets import (
+from shop.payments.mobile_pay import (
     BEIJING,
-    WALLET_CURRENCY,
-    WalletChannel,
-    WalletPayment,
+    MOBILE_PAY_CURRENCY,
+    MobilePayChannel,
+    MobilePayment,
     fetch_simulator_credentials,
     refund_number,
     trade_number,
     yuan,
 )
+from shop.payments.mobile_pay_settings import WeChatPaySettings
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,11 @@ class WeChatPayGateway:
     def start(
         self,
         request: PaymentRequest,
-        channel: WalletChannel,
+        channel: MobilePayChannel,
         notify_url: str,
         client_ip: str = "",
         expires_at: datetime | None = None,
-    ) -> WalletPayment:
+    ) -> MobilePayment:
         """Place a Native (QR) or H5 (phone browser) order; return the code or the page."""
         yuan(request.total, request.currency)  # CNY and above zero, or PaymentRejected
         out_trade_no = trade_number(request.reference, channel)
@@ -164,17 +164,17 @@ class WeChatPayGateway:
         options = {
             "description": _truncate(request.description, MAX_DESCRIPTION_BYTES),
             "out_trade_no": out_trade_no,
-            "amount": {"total": request.total, "currency": WALLET_CURRENCY},
+            "amount": {"total": request.total, "currency": MOBILE_PAY_CURRENCY},
             "notify_url": notify_url,
             "time_expire": expires.isoformat(timespec="seconds"),
         }
-        if channel == WalletChannel.WECHAT_NATIVE:
+        if channel == MobilePayChannel.WECHAT_NATIVE:
             answer = self._call("native", lambda c: c.pay(pay_type=WeChatPayType.NATIVE, **options))
             code_url = answer.get("code_url")
             if not isinstance(code_url, str) or not code_url:
                 raise GatewayUnavailable(UNAVAILABLE_MESSAGE)
-            return WalletPayment(out_trade_no, channel, code_url=code_url)
-        if channel == WalletChannel.WECHAT_H5:
+            return MobilePayment(out_trade_no, channel, code_url=code_url)
+        if channel == MobilePayChannel.WECHAT_H5:
             scene = {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
             answer = self._call(
                 "h5", lambda c: c.pay(pay_type=WeChatPayType.H5, scene_info=scene, **options)
@@ -182,12 +182,12 @@ class WeChatPayGateway:
             h5_url = answer.get("h5_url")
             if not isinstance(h5_url, str) or not h5_url:
                 raise GatewayUnavailable(UNAVAILABLE_MESSAGE)
-            return WalletPayment(out_trade_no, channel, redirect_url=h5_url)
+            return MobilePayment(out_trade_no, channel, redirect_url=h5_url)
         raise PaymentRejected(f"WeChat Pay has no channel {channel}")
 
     def create_payment(self, request: PaymentRequest) -> CreatedPayment:
         """Place a Native order (the gateway interface's default); its code is the "URL"."""
-        payment = self.start(request, WalletChannel.WECHAT_NATIVE, "")
+        payment = self.start(request, MobilePayChannel.WECHAT_NATIVE, "")
         return CreatedPayment(payment.provider_payment_id, payment.code_url)
 
     def execute_payment(self, provider_payment_id: str, payer_id: str, reference: str):
@@ -232,7 +232,7 @@ class WeChatPayGateway:
                 amount={
                     "refund": request.amount,
                     "total": paid.amount,
-                    "currency": WALLET_CURRENCY,
+                    "currency": MOBILE_PAY_CURRENCY,
                 },
                 out_trade_no=request.provider_payment_id,
             ),
@@ -243,7 +243,7 @@ class WeChatPayGateway:
         status = str(answer.get("status") or "")
         if status in REFUND_FAILED:
             raise PaymentRejected(f"WeChat Pay answered the refund {status}")
-        return RefundResult(refund_id, request.amount, WALLET_CURRENCY, status == "SUCCESS")
+        return RefundResult(refund_id, request.amount, MOBILE_PAY_CURRENCY, status == "SUCCESS")
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ def _refund_status(resource: dict) -> PaymentStatus:
         str(resource["out_trade_no"]),
         PaymentState.REFUNDED,
         amount=refund,
-        currency=WALLET_CURRENCY,
+        currency=MOBILE_PAY_CURRENCY,
         sale_id=str(resource.get("transaction_id") or "") or None,
         reason="refunded",
         reference=str(resource.get("out_refund_no") or "") or None,

@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from shop.storefront import payment_flow, wallet_flow
+from shop.storefront import mobile_pay_flow, payment_flow
 
 orders_cli = AppGroup("orders", help="Storefront orders.")
 
@@ -11,7 +11,7 @@ orders_cli = AppGroup("orders", help="Storefront orders.")
 @orders_cli.command("reconcile")
 def reconcile_command():
     """Ask the payment providers about unfinished orders and complete or close them."""
-    report = payment_flow.reconcile(report=wallet_flow.reconcile_wallets())
+    report = payment_flow.reconcile(report=mobile_pay_flow.reconcile_mobile_payments())
     click.echo(
         f"checked {report.checked} payment(s): fulfilled {len(report.fulfilled)}, "
         f"closed {len(report.closed)}, expired {len(report.expired)}, "

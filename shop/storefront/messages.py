@@ -45,7 +45,7 @@ STATUS_NOTES = {
     "partially_refunded": _l(
         "Part of this order was refunded. The PINs it covered no longer work; the others do."
     ),
-    "cancelled_at_wallet": _l(
+    "cancelled_at_mobile_pay": _l(
         "The payment was cancelled at Alipay or WeChat Pay. Nothing was charged."
     ),
 }

@@ -154,7 +154,7 @@ def wechatpay_settings(config: Mapping) -> WeChatPaySettings:
     )
 
 
-def wallet_redirect_origins(config: Mapping) -> tuple[str, ...]:
+def mobile_pay_redirect_origins(config: Mapping) -> tuple[str, ...]:
     """Return the origins the Alipay and WeChat pay forms redirect the buyer to (CSP)."""
     origins = []
     try:

@@ -11,7 +11,7 @@ PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Sa
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
 
-def place_wallet_order(client, method: str, *, email=BUYER, delivery="vouchers", card=""):
+def place_mobile_pay_order(client, method: str, *, email=BUYER, delivery="vouchers", card=""):
     """Check out the cart paying with ``method``; return the order page path."""
     response = client.post(
         "/checkout",
@@ -30,7 +30,7 @@ def place_wallet_order(client, method: str, *, email=BUYER, delivery="vouchers",
 def press_pay(client, order_path: str, user_agent: str = DESKTOP, channel: str = ""):
     """Press the pay button; return the response (a 303 to the provider or our QR page)."""
     return client.post(
-        with_action(order_path, "pay/wallet"),
+        with_action(order_path, "pay/mobile"),
         data={"channel": channel} if channel else {},
         headers={"User-Agent": user_agent},
     )

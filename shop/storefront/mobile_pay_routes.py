@@ -28,16 +28,16 @@ from shop.payments.gateway import (
     UnsupportedWebhookEvent,
     WebhookRejected,
 )
-from shop.payments.wallets import WalletChannel
-from shop.storefront import fulfilment, payment_flow, wallet_flow
+from shop.payments.mobile_pay import MobilePayChannel
+from shop.storefront import fulfilment, mobile_pay_flow, payment_flow
 from shop.storefront.messages import PAYMENT_METHOD_NAMES, STATUS_NAMES
 from shop.storefront.models import OrderStatus, PaymentMethod
 from shop.storefront.routes import NO_STORE, code_page_first, order_url, visible_order
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("wallets", __name__)
-notify_bp = Blueprint("wallet_notify", __name__)
+bp = Blueprint("mobile_pay", __name__)
+notify_bp = Blueprint("mobile_pay_notify", __name__)
 
 #: What WeChat Pay expects when a notification was not accepted (it retries later).
 WECHAT_FAIL = {"code": "FAIL", "message": "rejected"}
@@ -49,16 +49,20 @@ def inject_payment_method_names():
     return {"method_names": PAYMENT_METHOD_NAMES}
 
 
-def _urls(order) -> wallet_flow.WalletUrls:
-    return wallet_flow.WalletUrls(
-        return_url=order_url(order, f"wallets.{order.payment_method.value}_return", _external=True),
-        cancel_url=order_url(order, "wallets.wallet_cancel", _external=True),
-        notify_url=url_for(f"wallet_notify.{order.payment_method.value}_notify", _external=True),
+def _urls(order) -> mobile_pay_flow.MobilePayUrls:
+    return mobile_pay_flow.MobilePayUrls(
+        return_url=order_url(
+            order, f"mobile_pay.{order.payment_method.value}_return", _external=True
+        ),
+        cancel_url=order_url(order, "mobile_pay.mobile_pay_cancel", _external=True),
+        notify_url=url_for(
+            f"mobile_pay_notify.{order.payment_method.value}_notify", _external=True
+        ),
     )
 
 
-@bp.route("/orders/<reference>/pay/wallet", methods=["POST"])
-def pay_wallet(reference):
+@bp.route("/orders/<reference>/pay/mobile", methods=["POST"])
+def pay_mobile(reference):
     """Send the buyer to Alipay, or to WeChat Pay (its cashier, or our QR code page)."""
     order = visible_order(reference)
     code_page = code_page_first(order)
@@ -66,13 +70,13 @@ def pay_wallet(reference):
         return code_page
     method_name = PAYMENT_METHOD_NAMES.get(order.payment_method.value, "")
     try:
-        channel = wallet_flow.choose_channel(
+        channel = mobile_pay_flow.choose_channel(
             order.payment_method, request.user_agent.string, request.form.get("channel", "")
         )
-        payment = wallet_flow.start_wallet_payment(
+        payment = mobile_pay_flow.start_payment(
             order, channel, _urls(order), request.remote_addr or ""
         )
-    except wallet_flow.NotAWalletOrder:
+    except mobile_pay_flow.NotAWalletOrder:
         abort(400)
     except payment_flow.OrderNotPayable:
         flash(_("This order is not waiting for a payment."), "info")
@@ -91,9 +95,9 @@ def pay_wallet(reference):
             "error",
         )
     else:
-        if payment.channel == WalletChannel.WECHAT_NATIVE:
-            return redirect(order_url(order, "wallets.wechatpay_qr"), 303)
-        if payment.channel == WalletChannel.WECHAT_H5:
+        if payment.channel == MobilePayChannel.WECHAT_NATIVE:
+            return redirect(order_url(order, "mobile_pay.wechatpay_qr"), 303)
+        if payment.channel == MobilePayChannel.WECHAT_H5:
             back = urlencode({"redirect_url": _urls(order).return_url})
             return redirect(f"{payment.redirect_url}&{back}", 303)
         return redirect(payment.redirect_url, 303)
@@ -135,7 +139,7 @@ def wechatpay_qr(reference):
 def payment_status(reference):
     """Tell the QR page where the order stands (asking the provider while it is pending)."""
     order = visible_order(reference)
-    status = wallet_flow.refresh_wallet_order(order)
+    status = mobile_pay_flow.refresh_order(order)
     response = jsonify(
         status=status.value,
         status_name=str(STATUS_NAMES.get(status.value, status.value)),
@@ -152,7 +156,7 @@ def alipay_return(reference):
     order = visible_order(reference)
     params = {key: value for key, value in request.args.items() if key != "key"}
     try:
-        wallet_flow.complete_alipay_return(order, params)
+        mobile_pay_flow.complete_alipay_return(order, params)
     except WebhookRejected as exc:
         log.warning("Alipay return for %s refused: %s", order.reference, exc)
         flash(_("We could not confirm this payment with Alipay."), "error")
@@ -178,15 +182,15 @@ def alipay_return(reference):
 def wechatpay_return(reference):
     """WeChat's phone cashier sends the buyer back here: ask WeChat and settle."""
     order = visible_order(reference)
-    wallet_flow.refresh_wallet_order(order)
+    mobile_pay_flow.refresh_order(order)
     return redirect(order_url(order), 303)
 
 
-@bp.route("/orders/<reference>/wallet/cancel")
-def wallet_cancel(reference):
+@bp.route("/orders/<reference>/mobile-pay/cancel")
+def mobile_pay_cancel(reference):
     """Close the trades and cancel the order of a buyer who gave up at Alipay or WeChat."""
     order = visible_order(reference)
-    wallet_flow.close_wallet_trades(order)
+    mobile_pay_flow.close_trades(order)
     order = visible_order(reference)
     if order.status == OrderStatus.PENDING and payment_flow.cancel_return(order):
         flash(_("You cancelled the payment. Nothing was charged."), "info")
@@ -200,7 +204,7 @@ def alipay_notify():
     # kept, are exactly what Alipay signed.
     raw_body = urlencode(list(request.form.items(multi=True))).encode()
     try:
-        outcome = wallet_flow.receive_wallet_notification("alipay", request.headers, raw_body)
+        outcome = mobile_pay_flow.receive_notification("alipay", request.headers, raw_body)
     except UnsupportedWebhookEvent as exc:  # genuine, nothing the shop acts on
         log.info("Alipay notification %s (%s) ignored", exc.event_id, exc.event_type)
         return _text("success", 200)
@@ -221,7 +225,7 @@ def wechatpay_notify():
     """Receive WeChat Pay's notification: 204 once verified and applied, else a FAIL body."""
     raw_body = request.get_data(cache=False)
     try:
-        outcome = wallet_flow.receive_wallet_notification("wechatpay", request.headers, raw_body)
+        outcome = mobile_pay_flow.receive_notification("wechatpay", request.headers, raw_body)
     except UnsupportedWebhookEvent as exc:  # genuine, nothing the shop acts on
         log.info("WeChat Pay notification %s (%s) ignored", exc.event_id, exc.event_type)
         return "", 204

@@ -17,9 +17,9 @@ from shop.payments.gateway import (
     PaymentState,
     RefundRequest,
 )
+from shop.payments.mobile_pay import MobilePayChannel, yuan
+from shop.payments.mobile_pay_settings import alipay_settings, wechatpay_settings
 from shop.payments.settings import PaymentConfigError
-from shop.payments.wallet_settings import alipay_settings, wechatpay_settings
-from shop.payments.wallets import WalletChannel, yuan
 from shop.payments.wechatpay import WeChatPayGateway
 from simulators.alipay import AlipaySimulator
 from simulators.scenarios import Scenario
@@ -81,7 +81,7 @@ def test_other_currencies_and_non_positive_amounts_are_refused(amount, currency)
 
 
 def alipay_paid(simulator, gateway, reference):
-    started = gateway.start(request_for(reference), WalletChannel.ALIPAY_PAGE, "")
+    started = gateway.start(request_for(reference), MobilePayChannel.ALIPAY_PAGE, "")
     assert requests.get(started.redirect_url, timeout=5).status_code == 200
     answer = requests.post(
         f"{simulator.url}/simulator/trades/{started.provider_payment_id}/decide",
@@ -112,7 +112,7 @@ def test_alipay_refunds_in_part_then_the_rest_and_a_repeat_is_the_same_refund(al
 
 def test_alipay_closes_an_unpaid_trade_but_not_a_paid_one(alipay_simulator):
     gateway = alipay_gateway(alipay_simulator)
-    started = gateway.start(request_for("WD-CLOSE1"), WalletChannel.ALIPAY_WAP, "")
+    started = gateway.start(request_for("WD-CLOSE1"), MobilePayChannel.ALIPAY_WAP, "")
     requests.get(started.redirect_url, timeout=5)
     assert gateway.close(started.provider_payment_id) is True
     assert gateway.get_payment(started.provider_payment_id).state == PaymentState.CANCELLED
@@ -140,7 +140,7 @@ def test_an_alipay_answer_signed_by_someone_else_is_not_believed(alipay_simulato
 
 
 def wechat_paid(simulator, gateway, reference):
-    started = gateway.start(request_for(reference), WalletChannel.WECHAT_NATIVE, NOTIFY)
+    started = gateway.start(request_for(reference), MobilePayChannel.WECHAT_NATIVE, NOTIFY)
     answer = requests.post(
         f"{simulator.url}/simulator/orders/{started.provider_payment_id}/decide",
         json={"choice": "pay"},
@@ -165,7 +165,9 @@ def test_wechat_refunds_in_part_and_a_repeat_is_the_same_refund(wechat_simulator
 
 def test_wechat_closes_an_unpaid_order_but_not_a_paid_one(wechat_simulator):
     gateway = wechat_gateway(wechat_simulator)
-    started = gateway.start(request_for("WD-WXCLOSE1"), WalletChannel.WECHAT_H5, NOTIFY, "1.2.3.4")
+    started = gateway.start(
+        request_for("WD-WXCLOSE1"), MobilePayChannel.WECHAT_H5, NOTIFY, "1.2.3.4"
+    )
     assert gateway.close(started.provider_payment_id) is True
     assert gateway.get_payment(started.provider_payment_id).state == PaymentState.CANCELLED
     trade = wechat_paid(wechat_simulator, gateway, "WD-WXCLOSE2")
@@ -174,7 +176,7 @@ def test_wechat_closes_an_unpaid_order_but_not_a_paid_one(wechat_simulator):
 
 def test_wechat_amounts_go_in_fen(wechat_simulator):
     gateway = wechat_gateway(wechat_simulator)
-    started = gateway.start(request_for("WD-WXFEN1", 1), WalletChannel.WECHAT_NATIVE, NOTIFY)
+    started = gateway.start(request_for("WD-WXFEN1", 1), MobilePayChannel.WECHAT_NATIVE, NOTIFY)
     assert wechat_simulator.state.orders[started.provider_payment_id].total == 1
     assert gateway.get_payment(started.provider_payment_id).amount == 1
 
@@ -247,7 +249,7 @@ def test_live_modes_talk_to_the_real_hosts():
     assert wechat.gateway_url == "https://api.mch.weixin.qq.com"
 
 
-def test_the_pay_forms_may_lead_to_the_wallets_pages(client):
+def test_the_pay_forms_may_lead_to_the_providers_pages(client):
     policy = client.get("/cart").headers["Content-Security-Policy"]
     form_action = next(part for part in policy.split(";") if "form-action" in part)
     # The default simulator URLs (the pay form redirects to Alipay's cashier, WeChat's H5).
@@ -258,7 +260,7 @@ def test_the_pay_forms_may_lead_to_the_wallets_pages(client):
     "config",
     [{"ALIPAY_MODE": "live"}, {"WECHATPAY_MODE": "sandbox"}, {"WECHATPAY_APIV3_KEY": "short"}],
 )
-def test_the_shop_refuses_to_start_with_wallet_settings_that_cannot_work(
+def test_the_shop_refuses_to_start_with_mobile_pay_settings_that_cannot_work(
     tmp_path, monkeypatch, config
 ):
     from shop import create_app
@@ -270,7 +272,7 @@ def test_the_shop_refuses_to_start_with_wallet_settings_that_cannot_work(
         create_app(config, instance_path=str(tmp_path))
 
 
-def test_wallet_settings_come_from_the_environment(tmp_path, monkeypatch):
+def test_mobile_pay_settings_come_from_the_environment(tmp_path, monkeypatch):
     from shop import create_app
 
     monkeypatch.delenv("DATABASE_URL", raising=False)

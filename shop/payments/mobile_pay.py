@@ -3,7 +3,7 @@
 Both price in CNY, take the buyer to a page (or a QR code) chosen by the kind of device, can
 close a trade nobody paid, and refund in part (through the gateway interface's
 ``refund_payment``, as PayPal does). Their gateways implement
-:class:`~shop.payments.gateway.PaymentGateway` plus the methods of :class:`WalletGateway`.
+:class:`~shop.payments.gateway.PaymentGateway` plus the methods of :class:`MobilePayGateway`.
 """
 
 import logging
@@ -24,17 +24,17 @@ from shop.payments.gateway import (
     RefundResult,
     WebhookNotice,
 )
-from shop.payments.wallet_settings import CREDENTIALS_PATH
+from shop.payments.mobile_pay_settings import CREDENTIALS_PATH
 
 log = logging.getLogger(__name__)
 
 #: The only currency Alipay and WeChat Pay take from this shop.
-WALLET_CURRENCY = "CNY"
+MOBILE_PAY_CURRENCY = "CNY"
 #: Alipay and WeChat Pay write their times in Beijing time.
 BEIJING = timezone(timedelta(hours=8))
 
 
-class WalletChannel(StrEnum):
+class MobilePayChannel(StrEnum):
     """How the buyer pays: which page or code the provider shows."""
 
     ALIPAY_PAGE = "page"  #: Alipay's desktop cashier (computer website pay)
@@ -45,24 +45,24 @@ class WalletChannel(StrEnum):
 
 #: Short suffix of the provider trade number per channel: one trade per order and channel.
 CHANNEL_SUFFIX = {
-    WalletChannel.ALIPAY_PAGE: "P",
-    WalletChannel.ALIPAY_WAP: "W",
-    WalletChannel.WECHAT_NATIVE: "N",
-    WalletChannel.WECHAT_H5: "H",
+    MobilePayChannel.ALIPAY_PAGE: "P",
+    MobilePayChannel.ALIPAY_WAP: "W",
+    MobilePayChannel.WECHAT_NATIVE: "N",
+    MobilePayChannel.WECHAT_H5: "H",
 }
 
 
 @dataclass(frozen=True)
-class WalletPayment:
+class MobilePayment:
     """A trade the buyer must now pay: at ``redirect_url``, or by scanning ``code_url``."""
 
     provider_payment_id: str
-    channel: WalletChannel
+    channel: MobilePayChannel
     redirect_url: str = ""
     code_url: str = ""
 
 
-class WalletGateway(Protocol):
+class MobilePayGateway(Protocol):
     """The calls the storefront makes to Alipay or WeChat Pay besides the common interface."""
 
     name: str
@@ -70,11 +70,11 @@ class WalletGateway(Protocol):
     def start(
         self,
         request: PaymentRequest,
-        channel: WalletChannel,
+        channel: MobilePayChannel,
         notify_url: str,
         client_ip: str,
         expires_at: datetime | None,
-    ) -> WalletPayment:
+    ) -> MobilePayment:
         """Create the trade of ``request`` for ``channel``, payable until ``expires_at``."""
 
     def get_payment(self, provider_payment_id: str) -> PaymentStatus:
@@ -90,7 +90,7 @@ class WalletGateway(Protocol):
         """Verify a notification before anything else and return what it says."""
 
 
-def trade_number(reference: str, channel: WalletChannel) -> str:
+def trade_number(reference: str, channel: MobilePayChannel) -> str:
     """Return the merchant trade number of an order's trade in one channel."""
     return f"{reference}-{CHANNEL_SUFFIX[channel]}"
 
@@ -106,8 +106,8 @@ def refund_number(request: RefundRequest) -> str:
 
 def yuan(amount: int, currency: str) -> str:
     """Write minor units as the yuan string both providers expect ("12.30"), exactly."""
-    if currency != WALLET_CURRENCY:
-        raise PaymentRejected(f"this provider takes {WALLET_CURRENCY} only, not {currency}")
+    if currency != MOBILE_PAY_CURRENCY:
+        raise PaymentRejected(f"this provider takes {MOBILE_PAY_CURRENCY} only, not {currency}")
     if amount <= 0:
         raise PaymentRejected("the amount must be above zero")
     return format_minor(amount, currency)
@@ -117,7 +117,7 @@ def parse_yuan(text) -> int:
     """Parse a yuan amount the provider wrote ("12.30") into fen; raise InvalidAmount."""
     if not isinstance(text, str):
         raise InvalidAmount(f"not an amount: {text!r}")
-    return parse_major(text, WALLET_CURRENCY)
+    return parse_major(text, MOBILE_PAY_CURRENCY)
 
 
 def fetch_simulator_credentials(simulator_url: str, timeout: float) -> dict:

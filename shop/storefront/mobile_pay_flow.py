@@ -20,8 +20,8 @@ from shop.audit.services import Actor, record_event
 from shop.db import begin_write, end_transaction
 from shop.extensions import db
 from shop.payments.gateway import PaymentError, PaymentState
-from shop.payments.providers import WALLET_PROVIDERS, wallet_gateway
-from shop.payments.wallets import WalletChannel, WalletPayment
+from shop.payments.mobile_pay import MobilePayChannel, MobilePayment
+from shop.payments.providers import MOBILE_PAY_PROVIDERS, mobile_pay_gateway
 from shop.storefront import fulfilment
 from shop.storefront.models import (
     Order,
@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 PHONE_AGENTS = re.compile(r"Mobile|Android|iPhone|iPad|iPod|HarmonyOS|Windows Phone", re.I)
 #: The channels of each provider: (computer, phone).
 CHANNELS = {
-    PaymentMethod.ALIPAY: (WalletChannel.ALIPAY_PAGE, WalletChannel.ALIPAY_WAP),
-    PaymentMethod.WECHATPAY: (WalletChannel.WECHAT_NATIVE, WalletChannel.WECHAT_H5),
+    PaymentMethod.ALIPAY: (MobilePayChannel.ALIPAY_PAGE, MobilePayChannel.ALIPAY_WAP),
+    PaymentMethod.WECHATPAY: (MobilePayChannel.WECHAT_NATIVE, MobilePayChannel.WECHAT_H5),
 }
 
 
@@ -55,18 +55,18 @@ class NotAWalletOrder(Exception):
     """The order is to be paid with PayPal, not Alipay or WeChat Pay."""
 
 
-def choose_channel(method: PaymentMethod, user_agent: str, requested: str = "") -> WalletChannel:
+def choose_channel(method: PaymentMethod, user_agent: str, requested: str = "") -> MobilePayChannel:
     """Pick the channel: the one asked for if it is the method's, else by the device."""
     if method not in CHANNELS:
         raise NotAWalletOrder(method.value)
     computer, phone = CHANNELS[method]
     if requested in (computer.value, phone.value):
-        return WalletChannel(requested)
+        return MobilePayChannel(requested)
     return phone if PHONE_AGENTS.search(user_agent or "") else computer
 
 
 @dataclass(frozen=True)
-class WalletUrls:
+class MobilePayUrls:
     """Where the provider sends the buyer back, and where it sends its notifications."""
 
     return_url: str
@@ -74,9 +74,9 @@ class WalletUrls:
     notify_url: str
 
 
-def start_wallet_payment(
-    order: Order, channel: WalletChannel, urls: WalletUrls, client_ip: str = ""
-) -> WalletPayment:
+def start_payment(
+    order: Order, channel: MobilePayChannel, urls: MobilePayUrls, client_ip: str = ""
+) -> MobilePayment:
     """Create (or find again) the order's trade in ``channel``; return where the buyer pays.
 
     Raises OrderNotPayable, NotAWalletOrder or PaymentError (nothing recorded then).
@@ -85,7 +85,7 @@ def start_wallet_payment(
         raise OrderNotPayable(order.status.value)
     if order.payment_method not in CHANNELS:
         raise NotAWalletOrder(order.payment_method.value)
-    gateway = wallet_gateway(order.payment_method.value)
+    gateway = mobile_pay_gateway(order.payment_method.value)
     request = payment_request(
         order, ReturnUrls(urls.return_url, urls.cancel_url), current_app.config["SHOP_NAME"]
     )
@@ -138,7 +138,7 @@ def complete_alipay_return(order: Order, params: dict[str, str]) -> fulfilment.S
     Raises WebhookRejected (a return that does not verify: nothing happens), UnknownPayment,
     AmountMismatch or GatewayUnavailable (the order stays pending for the notification).
     """
-    gateway = wallet_gateway(PaymentMethod.ALIPAY.value)
+    gateway = mobile_pay_gateway(PaymentMethod.ALIPAY.value)
     out_trade_no = gateway.verify_return(params)
     payment = fulfilment.payment_for(gateway.name, out_trade_no)
     if payment is None or payment.order_id != order.id:
@@ -150,13 +150,13 @@ def complete_alipay_return(order: Order, params: dict[str, str]) -> fulfilment.S
     return fulfilment.settle(gateway.name, status, source="return")
 
 
-def receive_wallet_notification(provider: str, headers, raw_body: bytes) -> str:
+def receive_notification(provider: str, headers, raw_body: bytes) -> str:
     """Verify a provider's notification over its raw bytes, then apply it; say what was done.
 
     Raises WebhookRejected before anything is read or written, and AmountMismatch (the
     admins are alerted) when a verified notification does not fit the order.
     """
-    gateway = wallet_gateway(provider)
+    gateway = mobile_pay_gateway(provider)
     notice = gateway.verify_webhook(headers, raw_body)
     status = notice.status
     if status.state in (PaymentState.CREATED, PaymentState.APPROVED):
@@ -181,16 +181,16 @@ def receive_wallet_notification(provider: str, headers, raw_body: bytes) -> str:
     return settled.outcome
 
 
-def open_wallet_payments(order: Order) -> list[tuple[str, str]]:
+def open_payments(order: Order) -> list[tuple[str, str]]:
     """Return (provider, trade) of the order's Alipay/WeChat trades whose outcome is unknown."""
     return [
         (payment.provider, payment.provider_payment_id)
         for payment in order.payments
-        if payment.provider in WALLET_PROVIDERS and payment.state in OPEN_PAYMENT_STATES
+        if payment.provider in MOBILE_PAY_PROVIDERS and payment.state in OPEN_PAYMENT_STATES
     ]
 
 
-def refresh_wallet_order(order: Order) -> OrderStatus:
+def refresh_order(order: Order) -> OrderStatus:
     """Ask the provider about a pending order's open trades and settle what it says.
 
     What the order page's poll calls (WeChat's QR code has no return). A provider that does
@@ -199,11 +199,11 @@ def refresh_wallet_order(order: Order) -> OrderStatus:
     if order.status != OrderStatus.PENDING:
         return order.status
     status = order.status
-    trades = open_wallet_payments(order)
+    trades = open_payments(order)
     end_transaction(db.session)
     for provider, trade in trades:
         try:
-            reported = wallet_gateway(provider).get_payment(trade)
+            reported = mobile_pay_gateway(provider).get_payment(trade)
         except PaymentError as exc:
             log.info("status of %s at %s unknown: %s", trade, provider, exc)
             continue
@@ -216,11 +216,11 @@ def refresh_wallet_order(order: Order) -> OrderStatus:
     return status
 
 
-def close_wallet_trades(order: Order) -> None:
+def close_trades(order: Order) -> None:
     """Close the order's unpaid trades at the provider (the buyer cancelled); settle paid ones."""
-    for provider, trade in open_wallet_payments(order):
+    for provider, trade in open_payments(order):
         end_transaction(db.session)
-        gateway = wallet_gateway(provider)
+        gateway = mobile_pay_gateway(provider)
         try:
             if not gateway.close(trade):
                 fulfilment.settle(provider, gateway.get_payment(trade), source="return")
@@ -228,7 +228,7 @@ def close_wallet_trades(order: Order) -> None:
             log.warning("closing %s at %s: %s", trade, provider, exc)
 
 
-def reconcile_wallets(now=None, report: ReconcileReport | None = None) -> ReconcileReport:
+def reconcile_mobile_payments(now=None, report: ReconcileReport | None = None) -> ReconcileReport:
     """Query every open Alipay/WeChat trade of a pending order and settle what it reports.
 
     A trade still unpaid when its order's payment time is up is closed at the provider first
@@ -243,7 +243,7 @@ def reconcile_wallets(now=None, report: ReconcileReport | None = None) -> Reconc
         .join(Order, Order.id == Payment.order_id)
         .where(
             Order.status == OrderStatus.PENDING,
-            Payment.provider.in_(WALLET_PROVIDERS),
+            Payment.provider.in_(MOBILE_PAY_PROVIDERS),
             Payment.state.in_(OPEN_PAYMENT_STATES),
         )
         .order_by(Payment.id)
@@ -251,7 +251,7 @@ def reconcile_wallets(now=None, report: ReconcileReport | None = None) -> Reconc
     for provider, trade, reference, created_at in rows:
         report.checked += 1
         end_transaction(db.session)
-        gateway = wallet_gateway(provider)
+        gateway = mobile_pay_gateway(provider)
         try:
             status = gateway.get_payment(trade)
             if status.state == PaymentState.CREATED and _aware(created_at) < cutoff:

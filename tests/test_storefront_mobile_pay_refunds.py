@@ -19,18 +19,18 @@ from simulators.alipay import AlipaySimulator
 from simulators.scenarios import Scenario
 from simulators.wechatpay import WeChatPaySimulator
 from tests.factories import make_product
-from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
-from tests.wallet_helpers import (
+from tests.mobile_pay_helpers import (
     DESKTOP,
     alipay_decides,
     alipay_notification,
-    place_wallet_order,
+    place_mobile_pay_order,
     post_alipay_notification,
     post_wechat_notification,
     press_pay,
     wechat_notification,
     wechat_pays,
 )
+from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
 
 KEY = "0123456789abcdef"
 PROVIDERS = ["alipay", "wechatpay"]
@@ -68,7 +68,7 @@ def three_pin_order(client, simulators, provider):
     """Buy three 10.00 CNY PINs with ``provider``; return the fulfilled order and its trade."""
     pack = make_product(price=1000, currency="CNY")
     add_to_cart(client, pack.sku, 3)
-    order_path = place_wallet_order(client, provider)
+    order_path = place_mobile_pay_order(client, provider)
     response = press_pay(client, order_path, DESKTOP)
     assert response.status_code == 303, response.get_data(as_text=True)
     trade = order_by_path(order_path).payments[0].provider_payment_id
