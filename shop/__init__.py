@@ -191,8 +191,10 @@ def register_blueprints(app: Flask) -> None:
     from shop.storefront.payment_code_admin_routes import bp as payment_code_admin_bp
     from shop.storefront.payment_code_routes import bp as payment_code_bp
     from shop.storefront.routes import bp as storefront_bp
+    from shop.storefront.wallet_account_routes import bp as wallet_bp
     from shop.storefront.webhook_routes import bp as payment_webhooks_bp
     from shop.vouchers.routes import bp as vouchers_bp
+    from shop.wallet.admin_routes import bp as wallet_admin_bp
 
     blueprints = (
         catalog_bp,
@@ -219,6 +221,8 @@ def register_blueprints(app: Flask) -> None:
         payment_webhooks_bp,
         mobile_pay_bp,
         mobile_pay_notify_bp,
+        wallet_bp,
+        wallet_admin_bp,
         reports_bp,
         jobs_bp,
         network_bp,

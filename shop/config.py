@@ -59,6 +59,8 @@ ENV_SETTINGS = {
     "ORDER_MIN_TOTAL": int,
     "ORDER_MAX_TOTAL": int,
     "ORDER_MAX_QUANTITY": int,
+    "WALLET_TOPUP_MIN": int,
+    "WALLET_TOPUP_MAX": int,
     "PAYMENT_CODE_ENABLED": bool,
     "DEV_OUTBOX": bool,
     "REPORT_TIMEZONE": str,
@@ -122,6 +124,9 @@ class Defaults:
     ORDER_MIN_TOTAL = 100
     ORDER_MAX_TOTAL = 50_000
     ORDER_MAX_QUANTITY = 20
+    #: A wallet top-up's smallest and largest amount, in minor units of its currency.
+    WALLET_TOPUP_MIN = 500
+    WALLET_TOPUP_MAX = 50_000
     #: An order still unpaid after this many minutes is cancelled by ``orders reconcile``.
     ORDER_PAYMENT_TIMEOUT_MINUTES = 180
     #: One-time code at payment: the policy until the admin saves one (/admin/payment-codes).

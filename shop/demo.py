@@ -286,6 +286,42 @@ def _ensure_promotions() -> None:
     db.session.commit()
 
 
+#: The demo customer's wallet: a credit by the operator, then one order paid from it.
+DEMO_WALLET_CREDIT = 3000
+DEMO_WALLET_KEY = "de00000000000001"
+
+
+def _ensure_wallet() -> None:
+    """Give the demo customer a USD wallet with a credit and an order paid from it."""
+    from shop.storefront import orders, payment_codes, wallet_orders
+    from shop.storefront.models import Delivery, PaymentMethod
+    from shop.wallet import services as wallet_services
+
+    customer = auth_services.find_user_by_email("customer@demo.shop")
+    if wallet_services.find_wallet(customer.id, "USD") is not None:
+        return
+    wallet = wallet_services.wallet_for(customer.id, "USD")
+    db.session.commit()
+    wallet_services.adjust(
+        wallet.id, DEMO_WALLET_CREDIT, "Welcome credit (demo)", DEMO_WALLET_KEY, DEMO_ACTOR
+    )
+    order = orders.place_order(
+        orders.CheckoutRequest(
+            items={"ASIA-1GB-7D": 1},
+            email=customer.email,
+            delivery=Delivery.VOUCHERS,
+            user_id=customer.id,
+            payment_method=PaymentMethod.WALLET,
+        ),
+        DEMO_ACTOR,
+    )
+    check = payment_codes.check_of(order)
+    if check is not None and check.required:  # the demo customer "typed" the code
+        check.verified_at = utcnow()
+        db.session.commit()
+    wallet_orders.pay_from_wallet(order.id, customer.id, DEMO_ACTOR)
+
+
 def load_demo_data() -> list[tuple[str, str, str]]:
     """Create whatever demo data is missing and return the logins as (role, e-mail, password)."""
     _ensure_products()
@@ -294,6 +330,7 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     _ensure_sub_agent()
     _ensure_cards()
     _ensure_promotions()
+    _ensure_wallet()
     logins = [(role.value, email, password) for role, email, password in DEMO_USERS]
     _code, _name, email, password = DEMO_SUB_AGENT
     return [*logins, (Role.AGENT_MANAGER.value, email, password)]

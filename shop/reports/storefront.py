@@ -2,15 +2,17 @@
 
 An online sale is an order paid in the period (``paid_at``) and not refunded: ``paid`` or
 ``fulfilled``. Refunded orders are counted apart, like voided vouchers in the agents' reports.
+A wallet top-up is no sale: it is money kept for later orders (which are the sales, whether
+paid from the wallet or not), so top-ups are counted apart too, never as packs.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.reports.periods import Period
-from shop.storefront.models import Order, OrderLine, OrderStatus, Promotion
+from shop.storefront.models import Delivery, LineKind, Order, OrderLine, OrderStatus, Promotion
 
 SOLD = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED)
 
@@ -38,14 +40,24 @@ class PromotionSales:
     paid: int
 
 
+@dataclass(frozen=True)
+class WalletTopUps:
+    """Money customers put in their wallets in a period, in one currency (no sale)."""
+
+    currency: str
+    orders: int
+    amount: int
+
+
 @dataclass
 class StorefrontReport:
-    """Online sales of a period, with refunds apart."""
+    """Online sales of a period, with refunds and wallet top-ups apart."""
 
     packs: list[PackSales]
     promotions: list[PromotionSales]
     refunded_orders: int
     refunded_amount: int
+    wallet_topups: list[WalletTopUps] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, dict[str, int]]:
@@ -75,7 +87,7 @@ def storefront_sales(period: Period) -> StorefrontReport:
             func.sum(OrderLine.quantity * OrderLine.unit_price),
         )
         .join(Order, Order.id == OrderLine.order_id)
-        .where(*_in_period(period), Order.status.in_(SOLD))
+        .where(*_in_period(period), Order.status.in_(SOLD), OrderLine.kind == LineKind.PACK)
         .group_by(OrderLine.sku, Order.currency)
         .order_by(OrderLine.sku)
     ).all()
@@ -88,7 +100,7 @@ def storefront_sales(period: Period) -> StorefrontReport:
             func.sum(Order.total),
         )
         .outerjoin(Promotion, Promotion.id == Order.promotion_id)
-        .where(*_in_period(period), Order.status.in_(SOLD))
+        .where(*_in_period(period), Order.status.in_(SOLD), Order.delivery != Delivery.WALLET)
         .group_by(Promotion.code, Order.currency)
         .order_by(Promotion.code)
     ).all()
@@ -97,6 +109,12 @@ def storefront_sales(period: Period) -> StorefrontReport:
             *_in_period(period), Order.status == OrderStatus.REFUNDED
         )
     ).one()
+    topups = db.session.execute(
+        select(Order.currency, func.count(Order.id), func.sum(Order.total))
+        .where(*_in_period(period), Order.status.in_(SOLD), Order.delivery == Delivery.WALLET)
+        .group_by(Order.currency)
+        .order_by(Order.currency)
+    ).all()
     return StorefrontReport(
         [PackSales(sku, name, cur, int(o), int(q), int(g)) for sku, name, cur, o, q, g in packs],
         [
@@ -105,4 +123,5 @@ def storefront_sales(period: Period) -> StorefrontReport:
         ],
         int(refunded[0]),
         int(refunded[1]),
+        [WalletTopUps(cur, int(o), int(a)) for cur, o, a in topups],
     )

@@ -118,12 +118,37 @@ class CheckoutForm(FlaskForm):
             SelectChoice(PaymentMethod.PAYPAL.value, _l("PayPal (PayPal account or card)")),
             SelectChoice(PaymentMethod.ALIPAY.value, _l("Alipay (CNY)")),
             SelectChoice(PaymentMethod.WECHATPAY.value, _l("WeChat Pay (CNY)")),
+            SelectChoice(PaymentMethod.WALLET.value, _l("My wallet")),
         ],
         default=PaymentMethod.PAYPAL.value,
         # Optional: a client that sends no choice (older pages, scripts) pays with PayPal.
         validators=[Optional()],
     )
     submit = SubmitField(_l("Review order"))
+
+
+class WalletTopUpForm(FlaskForm):
+    """Add money to the customer's wallet: currency, amount and how to pay."""
+
+    currency = SelectField(
+        _l("Currency"), choices=[SelectChoice(code, code) for code in CURRENCIES], default="USD"
+    )
+    amount = StringField(
+        _l("Amount"),
+        validators=[DataRequired(_l("Type the amount to add, such as 20.00.")), Length(max=20)],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    payment_method = RadioField(
+        _l("How would you like to pay?"),
+        choices=[
+            SelectChoice(PaymentMethod.PAYPAL.value, _l("PayPal (PayPal account or card)")),
+            SelectChoice(PaymentMethod.ALIPAY.value, _l("Alipay (CNY)")),
+            SelectChoice(PaymentMethod.WECHATPAY.value, _l("WeChat Pay (CNY)")),
+        ],
+        default=PaymentMethod.PAYPAL.value,
+        validators=[DataRequired(_l("Choose how to pay."))],
+    )
+    submit = SubmitField(_l("Review top-up"))
 
 
 class SaveCardForm(FlaskForm):

@@ -28,9 +28,11 @@ from shop.storefront import refunds
 from shop.storefront.alerts import alert_amount_mismatch
 from shop.storefront.models import (
     Delivery,
+    LineKind,
     Order,
     OrderStatus,
     Payment,
+    PaymentMethod,
     PaymentRecordState,
     WebhookEvent,
 )
@@ -40,6 +42,8 @@ from shop.vouchers import batches
 from shop.vouchers.models import BatchPurpose, Voucher, VoucherStatus
 from shop.vouchers.pins import format_pin
 from shop.vouchers.services import reveal_pin
+from shop.wallet import services as wallet_services
+from shop.wallet.models import WalletEntryKind
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +237,9 @@ def _move(order: Order, source: OrderStatus, target: OrderStatus, **values) -> N
 def fulfil(order: Order, actor: Actor) -> None:
     """Deliver a paid order (``paid -> fulfilled``) inside the caller's locked transaction."""
     _move(order, OrderStatus.PAID, OrderStatus.FULFILLED, fulfilled_at=utcnow())
+    if order.delivery == Delivery.WALLET:
+        _credit_wallet(order, actor)
+        return
     if order.delivery == Delivery.TOPUP and _top_up(order):
         return
     for line in order.lines:
@@ -255,6 +262,29 @@ def fulfil(order: Order, actor: Actor) -> None:
         object_type="order",
         object_id=order.reference,
         details={"delivery": "vouchers", "count": order.quantity},
+    )
+
+
+def _credit_wallet(order: Order, actor: Actor) -> None:
+    """Add a wallet top-up order's amount to the buyer's wallet (reference ``order:WD-...``)."""
+    if order.user_id is None:  # checkout never places one for a guest
+        raise SettleError(f"order {order.reference} tops up no one's wallet")
+    amount = sum(line.line_total for line in order.lines if line.kind == LineKind.WALLET_TOPUP)
+    wallet = wallet_services.wallet_for(order.user_id, order.currency)
+    balance = wallet_services.credit(
+        wallet.id,
+        amount,
+        kind=WalletEntryKind.TOPUP,
+        reference=f"order:{order.reference}",
+        actor=actor,
+        note=order.reference,
+    )
+    record_event(
+        "order.fulfilled",
+        actor,
+        object_type="order",
+        object_id=order.reference,
+        details={"delivery": "wallet", "amount": amount, "balance": balance},
     )
 
 
@@ -396,7 +426,9 @@ def send_delivery_mail(order: Order) -> None:
     with force_locale(locale):
         lines = [_("Thank you for your order %(reference)s.", reference=order.reference), ""]
         vouchers = delivered_vouchers(order)
-        if vouchers:
+        if order.delivery == Delivery.WALLET:
+            lines += _wallet_lines(order)
+        elif vouchers:
             lines.append(_("Your PINs (each works once; keep them like cash):"))
             for voucher in vouchers:
                 lines.append(
@@ -418,6 +450,8 @@ def send_delivery_mail(order: Order) -> None:
             _("Total paid: %(total)s", total=money_filter(order.total, order.currency)),
             _("See your order at any time: %(url)s", url=order_url(order)),
         ]
+        if order.payment_method == PaymentMethod.WALLET:
+            lines.insert(-1, _("Paid from your wallet."))
         subject = _("Your order %(reference)s", reference=order.reference)
     begin_write(db.session)  # composing read; the outbox row is this use case's only write
     send_mail(
@@ -428,6 +462,27 @@ def send_delivery_mail(order: Order) -> None:
         contains_secrets=bool(vouchers),
     )
     db.session.commit()
+
+
+def _wallet_lines(order: Order) -> list[str]:
+    """Return the receipt's lines about a wallet top-up: what was added, the balance now."""
+    wallet = wallet_services.find_wallet(order.user_id, order.currency) if order.user_id else None
+    added = sum(line.line_total for line in order.lines if line.kind == LineKind.WALLET_TOPUP)
+    lines = [
+        _(
+            "Your wallet has been topped up with %(amount)s.",
+            amount=money_filter(added, order.currency),
+        )
+    ]
+    if wallet is not None:
+        lines.append(
+            _(
+                "Your wallet balance: %(balance)s.",
+                balance=money_filter(wallet.balance, order.currency),
+            )
+        )
+    lines.append(_("See your wallet: %(url)s", url=_absolute_url("wallet.index")))
+    return lines
 
 
 def _redeem_url() -> str:

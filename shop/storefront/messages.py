@@ -30,6 +30,27 @@ CHECKOUT_MESSAGES = {
         "Alipay and WeChat Pay take yuan (CNY) only, and these packs are priced in "
         "%(currency)s. Choose PayPal, or packs priced in CNY."
     ),
+    "wallet_sign_in": _l("Log in to use your wallet."),
+    "wallet_short": _l(
+        "Your wallet holds %(balance)s, less than this order's total. Top it up, or choose "
+        "another way to pay."
+    ),
+    "wallet_currency": _l("Choose one of the currencies offered."),
+    "wallet_below_minimum": _l("The smallest top-up is %(minimum)s."),
+    "wallet_above_maximum": _l("The largest top-up is %(maximum)s."),
+    "wallet_topup_method": _l("A top-up is paid with PayPal, Alipay or WeChat Pay."),
+}
+
+#: Why an order could not be paid from the wallet (WalletPayRefused.reason -> message).
+WALLET_PAY_MESSAGES = {
+    "insufficient": _l(
+        "Your wallet holds %(balance)s, less than the %(total)s to pay. Nothing was charged."
+    ),
+    "not_pending": _l("This order is not waiting for a payment."),
+    "not_owner": _l("Only the account that placed this order can pay it from its wallet."),
+    "topup_order": _l("A wallet top-up cannot be paid from the wallet."),
+    "not_wallet_method": _l("This order is paid another way."),
+    "code_required": _l("Confirm the one-time code we sent you first."),
 }
 
 STATUS_NOTES = {
@@ -54,6 +75,7 @@ PAYMENT_METHOD_NAMES = {
     "paypal": _l("PayPal"),
     "alipay": _l("Alipay"),
     "wechatpay": _l("WeChat Pay"),
+    "wallet": _l("Your wallet"),
 }
 
 STATUS_NAMES = {
@@ -95,6 +117,9 @@ REFUND_MESSAGES = {
     "vouchers_exceed_refund": _l("The chosen PINs were paid for more than this refund gives back."),
     "provider_refused": _l("%(provider)s refused this refund. Nothing was refunded."),
     "key_invalid": _l("The form has expired; open the order again."),
+    "wallet_spent": _l(
+        "The customer's wallet holds only %(left)s: a top-up already spent cannot be refunded."
+    ),
 }
 
 
@@ -109,7 +134,23 @@ def promotion_message(error, currency: str) -> str:
 def checkout_message(error, currency: str = "USD") -> str:
     """Return the message for a CheckoutError or CartError."""
     facts = dict(error.facts)
-    for name in ("minimum", "maximum"):
-        if name in facts and error.reason in ("below_minimum", "above_maximum"):
-            facts[name] = money_filter(facts[name], currency)
+    money_reasons = (
+        "below_minimum",
+        "above_maximum",
+        "wallet_below_minimum",
+        "wallet_above_maximum",
+        "wallet_short",
+    )
+    for name in ("minimum", "maximum", "balance"):
+        if name in facts and error.reason in money_reasons:
+            facts[name] = money_filter(facts[name], facts.get("currency", currency))
     return str(CHECKOUT_MESSAGES.get(error.reason, CHECKOUT_MESSAGES["busy"])) % facts
+
+
+def wallet_pay_message(error, currency: str) -> str:
+    """Return the message for a WalletPayRefused."""
+    facts = dict(error.facts)
+    for name in ("balance", "total"):
+        if name in facts:
+            facts[name] = money_filter(facts[name], currency)
+    return str(WALLET_PAY_MESSAGES.get(error.reason, WALLET_PAY_MESSAGES["not_pending"])) % facts

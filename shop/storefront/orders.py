@@ -32,6 +32,7 @@ from shop.storefront.models import (
     PaymentMethod,
 )
 from shop.timeutil import utcnow
+from shop.wallet import services as wallet_services
 
 #: Crockford's base 32 without I, L, O, U: references are read out on the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -203,6 +204,8 @@ def place_order(request: CheckoutRequest, actor: Actor | None = None) -> Order:
             raise CheckoutError("promotion", "promotion_code", error=quote.promotion_error)
         if request.payment_method in CNY_ONLY_METHODS and quote.currency != "CNY":
             raise CheckoutError("method_currency", "payment_method", currency=quote.currency)
+        if request.payment_method == PaymentMethod.WALLET:
+            _check_wallet_covers(request.user_id, quote.currency, quote.total)
         order = Order(
             reference=new_reference(),
             user_id=request.user_id,
@@ -262,6 +265,16 @@ def place_order(request: CheckoutRequest, actor: Actor | None = None) -> Order:
         raise
     db.session.commit()
     return order
+
+
+def _check_wallet_covers(user_id: int | None, currency: str, total: int) -> None:
+    """Refuse paying from a wallet a guest has not, or that holds less than the total."""
+    if user_id is None:
+        raise CheckoutError("wallet_sign_in", "payment_method")
+    wallet = wallet_services.find_wallet(user_id, currency)
+    balance = wallet.balance if wallet is not None else 0
+    if balance < total:
+        raise CheckoutError("wallet_short", "payment_method", balance=balance, currency=currency)
 
 
 def _card_to_top_up(number: str) -> int:

@@ -1,7 +1,8 @@
 """The admin's refund of a paid order: ask its provider, then record it exactly once.
 
 One path for every provider: the order's captured payment names it (PayPal, Alipay or WeChat
-Pay) and :func:`shop.payments.providers.gateway_for` gives its gateway; the rules (what may be
+Pay) and :func:`shop.payments.providers.gateway_for` gives its gateway (an order paid from the
+customer's wallet is refunded into it, in one transaction); the rules (what may be
 refunded, which PINs are voided) are :mod:`shop.storefront.refunds`' alone.
 
 The request is written first (with the PINs the admin chose), so that a webhook about the same
@@ -20,8 +21,15 @@ from shop.db import begin_write, end_transaction
 from shop.extensions import db
 from shop.payments.gateway import PaymentRejected, RefundRequest
 from shop.payments.providers import gateway_for
-from shop.storefront import fulfilment, refunds
-from shop.storefront.models import Order, Payment, PaymentRecordState, Refund, RefundStatus
+from shop.storefront import fulfilment, refunds, wallet_orders
+from shop.storefront.models import (
+    Delivery,
+    Order,
+    Payment,
+    PaymentRecordState,
+    Refund,
+    RefundStatus,
+)
 from shop.storefront.refunds import RefundOutcome, RefundRefused
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{16}$")
@@ -66,6 +74,12 @@ def refund_order(
         else:
             refunds.check_refund(order, amount, chosen)
         payment = captured_payment(order)
+        if payment.provider == wallet_orders.WALLET_PROVIDER:
+            outcome = _refund_to_wallet(order, payment, amount, chosen, key, actor)
+            db.session.commit()
+            return outcome
+        if existing is None and order.delivery == Delivery.WALLET:
+            wallet_orders.take_back_topup(order, amount, key, actor)
         if existing is None:
             db.session.add(
                 Refund(
@@ -98,7 +112,7 @@ def refund_order(
     try:
         result = gateway_for(provider).refund_payment(request)
     except PaymentRejected as exc:
-        _mark_failed(order_id, key, str(exc))
+        _mark_failed(order_id, key, str(exc), actor)
         raise RefundRefused("provider_refused", f"{provider} refused this refund.") from None
     begin_write(db.session)
     try:
@@ -123,7 +137,47 @@ def refund_order(
     return outcome
 
 
-def _mark_failed(order_id: int, key: str, reason: str) -> None:
+def _refund_to_wallet(
+    order: Order, payment: Payment, amount: int, chosen: list[int], key: str, actor: Actor
+) -> RefundOutcome:
+    """Refund a wallet-paid order into the wallet, in the caller's locked transaction.
+
+    No provider to ask: the request, the wallet's credit and the refund's record are one
+    transaction, and the wallet entry's reference (``refund:<order>:<key>``) is unique, so a
+    refund key credits the wallet once however often the form is sent.
+    """
+    db.session.add(
+        Refund(
+            order_id=order.id,
+            payment_id=payment.id,
+            provider=payment.provider,
+            key=key,
+            status=RefundStatus.REQUESTED,
+            amount=amount,
+            currency=order.currency,
+            chosen_voucher_ids=",".join(str(i) for i in chosen),
+            source="admin",
+            created_by_id=actor.user_id,
+        )
+    )
+    db.session.flush()
+    refund_id = wallet_orders.refund_to_wallet(order, amount, key, actor)
+    outcome = refunds.record_refund(
+        order,
+        payment,
+        refund_id=refund_id,
+        amount=amount,
+        currency=order.currency,
+        key=key,
+        actor=actor,
+        source="admin",
+    )
+    if outcome.status.value == "refunded":
+        payment.state = PaymentRecordState.REFUNDED
+    return outcome
+
+
+def _mark_failed(order_id: int, key: str, reason: str, actor: Actor) -> None:
     begin_write(db.session)
     refund = db.session.execute(
         select(Refund).filter_by(order_id=order_id, key=key)
@@ -131,4 +185,7 @@ def _mark_failed(order_id: int, key: str, reason: str) -> None:
     if refund is not None and refund.status == RefundStatus.REQUESTED:
         refund.status = RefundStatus.FAILED
         refund.reason = reason[:300]
+        order = db.session.get(Order, order_id)
+        if order.delivery == Delivery.WALLET:  # the top-up stays: give back what was taken
+            wallet_orders.give_back_topup(order, refund.amount, key, actor)
     db.session.commit()

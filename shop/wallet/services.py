@@ -6,12 +6,18 @@ for, or not at all. Each movement names its reference ("order:WD-...", "renewal:
 unique per wallet and kind, so a retried or racing caller cannot move a wallet twice.
 """
 
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from shop import ledger
-from shop.audit.services import Actor
+from shop.audit.services import Actor, record_event
+from shop.auth.models import User
+from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
 from shop.wallet.models import Wallet, WalletEntry, WalletEntryKind
@@ -21,6 +27,8 @@ _DEBIT = BOOK.debit(floor=0)
 _CREDIT = BOOK.credit()
 
 InvalidAmount = ledger.InvalidAmount
+#: The adjustment form's key: a double submit adjusts once.
+ADJUSTMENT_KEY = re.compile(r"^[0-9a-f]{16}$")
 
 
 class WalletError(Exception):
@@ -158,3 +166,97 @@ def history(wallet_id: int, limit: int | None = 200) -> list[WalletEntry]:
     if limit is not None:
         query = query.limit(limit)
     return list(db.session.execute(query).scalars())
+
+
+class AdjustmentRefused(WalletError):
+    """An adjustment the operator may not make; ``reason`` names why, nothing moved."""
+
+    def __init__(self, reason: str, **facts):
+        super().__init__(reason)
+        self.reason = reason
+        self.facts = facts
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """An adjustment made (or found already made under the same key)."""
+
+    wallet_id: int
+    balance: int
+    duplicate: bool
+
+
+def adjust(wallet_id: int, amount: int, reason: str, key: str, actor: Actor) -> Adjusted:
+    """Add (positive) or take (negative) ``amount`` with the operator's reason; commit.
+
+    Never below zero: taking more than the balance is refused. ``key`` comes from the form,
+    so a form sent twice adjusts once. Audited as ``wallet.adjusted``.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise AdjustmentRefused("reason_missing")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise AdjustmentRefused("amount_invalid")
+    if not ADJUSTMENT_KEY.match(key or ""):
+        raise AdjustmentRefused("key_invalid")
+    reference = f"adjustment:{key}"
+    begin_write(db.session)
+    try:
+        wallet = db.session.get(Wallet, wallet_id)
+        if wallet is None:
+            raise LookupError(f"no wallet {wallet_id}")
+        done = db.session.execute(
+            select(WalletEntry.id).filter_by(
+                wallet_id=wallet_id, kind=WalletEntryKind.ADJUSTMENT, reference=reference
+            )
+        ).first()
+        if done is not None:
+            balance = wallet.balance
+            db.session.rollback()
+            return Adjusted(wallet_id, balance, True)
+        move = credit if amount > 0 else debit
+        try:
+            balance = move(
+                wallet_id,
+                abs(amount),
+                kind=WalletEntryKind.ADJUSTMENT,
+                reference=reference,
+                actor=actor,
+                note=reason,
+            )
+        except InsufficientFunds as exc:
+            raise AdjustmentRefused("below_zero", balance=exc.balance) from None
+        record_event(
+            "wallet.adjusted",
+            actor,
+            object_type="wallet",
+            object_id=wallet_id,
+            details={
+                "user": wallet.user_id,
+                "currency": wallet.currency,
+                "amount": amount,
+                "balance": balance,
+                "reason": reason[:200],
+            },
+        )
+    except IntegrityError:  # the same form sent twice at once: the other one adjusted
+        db.session.rollback()
+        wallet = db.session.get(Wallet, wallet_id)
+        return Adjusted(wallet_id, wallet.balance, True)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return Adjusted(wallet_id, balance, False)
+
+
+def search_wallets(email: str = "", limit: int = 100) -> list[Wallet]:
+    """Return wallets whose owner's e-mail contains ``email`` (all of them if empty)."""
+    query = select(Wallet).join(User, User.id == Wallet.user_id)
+    needle = (email or "").strip().lower()
+    if needle:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(User.email).like(f"%{escaped}%", escape="\\"))
+    return list(
+        db.session.execute(query.order_by(User.email, Wallet.currency).limit(limit)).scalars()
+    )
