@@ -272,3 +272,17 @@ def test_a_top_up_is_no_pack_sale_in_the_storefront_report(app, client, customer
     assert report.packs == []
     assert report.totals == {}
     assert [(t.currency, t.orders, t.amount) for t in report.wallet_topups] == [("USD", 1, 3000)]
+
+
+def test_the_admin_sees_a_top_up_and_its_money_among_the_orders(app, client, customer, login):
+    order_path = place_topup(client, "30.00")
+    client.get(path_of(approve(start_payment(client, order_path))))
+    history = client.get("/account/orders").get_data(as_text=True)
+    assert "Wallet top-up" in history and "$30.00" in history
+    client.post("/logout")
+    login("admin")
+    listing = client.get("/admin/orders").get_data(as_text=True)
+    assert "Wallet top-up" in listing and "$30.00" in listing
+    reference = order_by_path(order_path).reference
+    detail = client.get(f"/admin/orders/{reference}").get_data(as_text=True)
+    assert 'id="wallet-topup"' in detail
