@@ -193,6 +193,10 @@ def test_an_adjustment_is_shown_first_then_made_once_and_audited(app, client, ad
         ("abc", "why", "Type an amount other than zero"),
         ("1.001", "why", "Type an amount other than zero"),
         ("-10.01", "why", "A wallet never goes below zero: it holds $10.00."),
+        ("--5.00", "why", "Type an amount other than zero"),
+        ("+-5.00", "why", "Type an amount other than zero"),
+        ("1000000.01", "why", "At most $1,000,000.00 in one adjustment."),
+        ("99999999999999999999", "why", "At most $1,000,000.00 in one adjustment."),
     ],
 )
 def test_a_bad_adjustment_changes_nothing(app, client, admin, amount, reason, message):

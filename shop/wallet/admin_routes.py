@@ -22,6 +22,7 @@ ADJUSTMENT_MESSAGES = {
     "amount_invalid": _l("Type an amount other than zero, such as 5.00 or -5.00."),
     "below_zero": _l("A wallet never goes below zero: it holds %(balance)s."),
     "key_invalid": _l("The form has expired; open the wallet again."),
+    "amount_too_large": _l("At most %(maximum)s in one adjustment."),
 }
 
 
@@ -45,9 +46,11 @@ def _wallet_or_404(wallet_id: int) -> Wallet:
 
 def _signed_amount(text: str, currency: str) -> int:
     """Parse "5.00", "+5.00" or "-5.00" into signed minor units."""
-    cleaned = (text or "").strip().replace(" ", "")
+    cleaned = (text or "").strip()
     sign = -1 if cleaned.startswith("-") else 1
-    return sign * parse_major_amount(cleaned.lstrip("+-"), currency)
+    if cleaned[:1] in ("+", "-"):
+        cleaned = cleaned[1:]
+    return sign * parse_major_amount(cleaned, currency)
 
 
 def _render(wallet: Wallet, form: AdjustmentForm, status: int = 200, preview=None):
@@ -88,6 +91,12 @@ def adjust(wallet_id):
     except InvalidAmount:
         form.amount.errors.append(str(ADJUSTMENT_MESSAGES["amount_invalid"]))
         return _render(wallet, form, 422)
+    if abs(amount) > services.ADJUSTMENT_MAX:
+        form.amount.errors.append(
+            str(ADJUSTMENT_MESSAGES["amount_too_large"])
+            % {"maximum": money_filter(services.ADJUSTMENT_MAX, wallet.currency)}
+        )
+        return _render(wallet, form, 422)
     if wallet.balance + amount < 0:
         form.amount.errors.append(
             str(ADJUSTMENT_MESSAGES["below_zero"])
@@ -104,7 +113,10 @@ def adjust(wallet_id):
             wallet.id, amount, form.reason.data, form.key.data, current_actor()
         )
     except services.AdjustmentRefused as exc:
-        facts = {"balance": money_filter(exc.facts.get("balance", 0), wallet.currency)}
+        facts = {
+            name: money_filter(exc.facts.get(name, 0), wallet.currency)
+            for name in ("balance", "maximum")
+        }
         form.confirmed.data = ""
         form.amount.errors.append(str(ADJUSTMENT_MESSAGES[exc.reason]) % facts)
         return _render(wallet, form, 409 if exc.reason == "below_zero" else 422)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from shop import ledger
@@ -27,6 +27,8 @@ _DEBIT = BOOK.debit(floor=0)
 _CREDIT = BOOK.credit()
 
 InvalidAmount = ledger.InvalidAmount
+#: The largest adjustment, in minor units (balances are 32-bit integers in the database).
+ADJUSTMENT_MAX = 100_000_000
 #: The adjustment form's key: a double submit adjusts once.
 ADJUSTMENT_KEY = re.compile(r"^[0-9a-f]{16}$")
 
@@ -197,6 +199,8 @@ def adjust(wallet_id: int, amount: int, reason: str, key: str, actor: Actor) -> 
         raise AdjustmentRefused("reason_missing")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise AdjustmentRefused("amount_invalid")
+    if abs(amount) > ADJUSTMENT_MAX:
+        raise AdjustmentRefused("amount_too_large", maximum=ADJUSTMENT_MAX)
     if not ADJUSTMENT_KEY.match(key or ""):
         raise AdjustmentRefused("key_invalid")
     reference = f"adjustment:{key}"
@@ -226,6 +230,8 @@ def adjust(wallet_id: int, amount: int, reason: str, key: str, actor: Actor) -> 
             )
         except InsufficientFunds as exc:
             raise AdjustmentRefused("below_zero", balance=exc.balance) from None
+        except DataError:  # the balance would pass what the database's integer holds
+            raise AdjustmentRefused("amount_too_large", maximum=ADJUSTMENT_MAX) from None
         record_event(
             "wallet.adjusted",
             actor,
