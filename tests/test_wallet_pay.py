@@ -259,3 +259,17 @@ def test_orders_together_worth_more_than_the_balance_never_overdraw(
     db.session.rollback()
     statuses = db.session.execute(db.select(Order.status).order_by(Order.id)).scalars().all()
     assert sorted(statuses) == sorted([OrderStatus.FULFILLED] * 3 + [OrderStatus.PENDING] * 3)
+
+
+def test_the_wallet_order_pages_in_chinese(app, client, customer, pack):
+    fund(customer, 5000)
+    client.get("/lang/zh_Hans_CN")
+    add_to_cart(client, pack.sku)
+    assert "我的钱包（余额" in client.get("/checkout").get_data(as_text=True)
+    response = checkout(client, customer.email)
+    order_path = path_of(response.headers["Location"])
+    page = client.get(order_path).get_data(as_text=True)
+    assert "用我的钱包支付" in page and "您将用钱包支付" in page
+    response = pay(client, order_path)
+    page = client.get(path_of(response.headers["Location"])).get_data(as_text=True)
+    assert "已用钱包支付。钱包余额" in page and "已从您的钱包支付" in page
