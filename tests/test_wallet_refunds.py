@@ -7,6 +7,7 @@ before PayPal refunds it; money already spent cannot be refunded.
 import threading
 
 import pytest
+import requests
 
 from shop.audit.services import Actor
 from shop.extensions import db
@@ -17,7 +18,16 @@ from shop.wallet.models import WalletEntryKind
 from simulators.paypal import PayPalSimulator
 from tests.customer_wallet_helpers import balance, entries, fund, ledger_holds, place_topup
 from tests.factories import make_product, make_user
-from tests.storefront_helpers import add_to_cart, approve, order_by_path, path_of, start_payment
+from tests.storefront_helpers import (
+    add_to_cart,
+    approve,
+    order_by_path,
+    path_of,
+    payment_of,
+    post_webhook,
+    signed_webhook,
+    start_payment,
+)
 
 KEY = "0123456789abcdef"
 
@@ -183,3 +193,54 @@ def test_a_spent_top_up_cannot_be_refunded(app, client, customer, login):
     assert balance(customer) == 400
     assert order_by_path(f"/orders/{order.reference}").status == OrderStatus.FULFILLED
     assert db.session.execute(db.select(db.func.count(Refund.id))).scalar_one() == 0
+
+
+def refunded_at_paypal(simulator, order, amount: str):
+    """Refund at PayPal itself (its dashboard); return the webhook PayPal would send."""
+    payment_id = payment_of(order).provider_payment_id
+    answer = requests.post(
+        f"{simulator.url}/simulator/orders/{payment_id}/refund",
+        json={"amount": amount},
+        headers={"Accept": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return signed_webhook(simulator, payment_id, "refunded")
+
+
+def test_a_top_up_refunded_at_paypal_leaves_the_wallet_once(app, client, customer, simulator):
+    order = topped_up(client, customer)
+    headers, body = refunded_at_paypal(simulator, order, "40.00")
+    for _ in range(3):
+        assert post_webhook(client, headers, body).status_code == 200
+    assert balance(customer) == 0
+    taken = entries(customer, kind=WalletEntryKind.ADJUSTMENT)
+    assert [e.amount for e in taken] == [-4000]
+    assert order_by_path(f"/orders/{order.reference}").status == OrderStatus.REFUNDED
+    assert ledger_holds(customer)
+
+
+def test_a_spent_top_up_refunded_at_paypal_takes_what_is_left_and_tells(
+    app, client, customer, simulator
+):
+    from shop.audit.models import AuditEvent
+    from shop.wallet import services
+
+    order = topped_up(client, customer)
+    services.debit(
+        entries(customer)[0].wallet_id,
+        2500,
+        kind=WalletEntryKind.PURCHASE,
+        reference="order:spent",
+        actor=Actor.system("test"),
+    )
+    db.session.commit()
+    headers, body = refunded_at_paypal(simulator, order, "40.00")
+    assert post_webhook(client, headers, body).status_code == 200
+    assert balance(customer) == 0  # never below zero
+    assert ledger_holds(customer)
+    db.session.rollback()
+    short = db.session.execute(
+        db.select(AuditEvent).filter_by(action="wallet.refund_short")
+    ).scalar_one()
+    assert short.details["refunded"] == 4000 and short.details["taken_back"] == 1500

@@ -348,9 +348,52 @@ def _refund(
     )
     if recorded.status == OrderStatus.REFUNDED:
         payment.state = PaymentRecordState.REFUNDED
+    new = recorded.outcome not in ("duplicate refund", "nothing to refund")
+    if order.delivery == Delivery.WALLET and requested is None and new:
+        _take_back_refunded_topup(order, amount, refund_id, actor)
     payment.updated_at = utcnow()
     log.info("order %s: %s via %s", order.reference, recorded.outcome, source)
     return recorded.outcome
+
+
+def _take_back_refunded_topup(order: Order, amount: int, refund_id: str, actor: Actor) -> None:
+    """Take a top-up refunded at the provider back out of the wallet, as far as it goes.
+
+    The provider has refunded already, so nothing can be refused: what the customer spent
+    from the wallet meanwhile stays spent (the wallet never goes below zero), and the
+    shortfall is written to the audit log for the admins.
+    """
+    wallet = wallet_services.find_wallet(order.user_id, order.currency)
+    taken = 0
+    for _attempt in range(3):  # a purchase may take money between the read and the debit
+        if wallet is None:
+            break
+        db.session.refresh(wallet, ["balance"])
+        wanted = min(amount, wallet.balance)
+        if wanted <= 0:
+            break
+        try:
+            wallet_services.debit(
+                wallet.id,
+                wanted,
+                kind=WalletEntryKind.ADJUSTMENT,
+                reference=f"refund:{order.reference}:{refund_id}"[:64],
+                actor=actor,
+                note=f"refund of top-up {order.reference} at the provider",
+            )
+        except wallet_services.InsufficientFunds:
+            continue
+        taken = wanted
+        break
+    if taken < amount:
+        log.warning("order %s: refunded top-up already spent in part", order.reference)
+        record_event(
+            "wallet.refund_short",
+            actor,
+            object_type="order",
+            object_id=order.reference,
+            details={"refunded": amount, "taken_back": taken, "refund": refund_id},
+        )
 
 
 def order_topups(order: Order) -> list[TopUp]:
