@@ -175,6 +175,10 @@ def pay_order(reference):
     if not current_user.is_authenticated:
         flash(_("Log in to use your wallet."), "error")
         return redirect(url_for("auth.login", next=order_url(order)), 303)
+    if order.user_id != current_user.id:  # before any code is sent to the order's owner
+        refused = wallet_orders.WalletPayRefused("not_owner")
+        flash(wallet_pay_message(refused, order.currency), "error")
+        return redirect(order_url(order), 303)
     code_page = code_page_first(order)
     if code_page is not None:
         return code_page
