@@ -28,6 +28,8 @@ from bench.common import make_app  # noqa: E402
 from bench.profile_redeem import drive, environ  # noqa: E402
 from bench.redeem import prepare  # noqa: E402
 
+#: The clock of the parts: ``time.perf_counter`` (wall) or ``time.thread_time`` (CPU, ``--cpu``).
+CLOCK = {"now": time.perf_counter}
 OWN: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
 _stack: list[list] = []
@@ -39,11 +41,12 @@ def part(name: str, function):
     def wrapper(*args, **kwargs):
         frame = [0.0]  # time spent in wrapped parts called from here
         _stack.append(frame)
-        start = time.perf_counter()
+        clock = CLOCK["now"]
+        start = clock()
         try:
             return function(*args, **kwargs)
         finally:
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             _stack.pop()
             OWN[name] += elapsed - frame[0]
             CALLS[name] += 1
@@ -119,6 +122,8 @@ def instrument(app, backend: str) -> None:
     patch(services, "_sku_of", "SKU (cached)")
     patch(delivery.deliveries_committed, "send", "delivery dispatch (signal, queue)")
     patch(redemption_sql, "redeem", "SQL: Python around the statements")
+    if hasattr(redemption_sql, "_SqliteRedemption"):
+        patch(redemption_sql._SqliteRedemption, "__init__", "SQL: values converted before the lock")
     patch(redemption_sql, "begin_driver_write", "SQL: BEGIN IMMEDIATE (+ write gate)")
     patch(werkzeug.wrappers.Response, "__call__", "WSGI response (headers, body)")
     patch(flask.Flask, "process_response", "Flask: process_response")
@@ -170,7 +175,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--redis", help="rate limits on, counted in this Redis (redis://...)")
+    parser.add_argument("--cpu", action="store_true", help="parts in CPU time, not wall time")
     args = parser.parse_args()
+    if args.cpu:
+        CLOCK["now"] = time.thread_time
     from bench.bare_app import app as bare_app
 
     n = args.requests
@@ -200,7 +208,7 @@ def main() -> None:
         bare_environs = [
             {**environ(b""), "PATH_INFO": "/ok", "REQUEST_METHOD": "GET"} for _ in range(n)
         ]
-        bare_wall, _, _ = drive(bare_app.wsgi_app, bare_environs)
+        bare_wall, bare_cpu, _ = drive(bare_app.wsgi_app, bare_environs)
         instrument(app, args.backend)
         wall, _cpu, statuses = drive(app.wsgi_app, [environ(body) for body in bodies[500 + n :]])
         assert all(status.startswith("201") for status in statuses), set(statuses)
@@ -208,7 +216,8 @@ def main() -> None:
         f"{args.backend}, {n} redemptions in-process, one at a time; rate limits "
         f"{'on, Redis ' + args.redis if args.redis else 'off'}"
     )
-    print(f"{'part':<58} {'us/request':>10} {'calls/req':>9}")
+    clock = "CPU" if args.cpu else "wall"
+    print(f"{'part (' + clock + ' time)':<58} {'us/request':>10} {'calls/req':>9}")
     for name, seconds in sorted(OWN.items(), key=lambda item: -item[1]):
         print(f"{name:<58} {seconds / n * 1e6:>10.1f} {CALLS[name] / n:>9.2f}")
     print(f"{'sum of parts (wrapped whole)':<58} {sum(OWN.values()) / n * 1e6:>10.1f}")
@@ -216,6 +225,7 @@ def main() -> None:
     print(f"{'unwrapped whole, CPU of this process':<58} {plain_cpu / n * 1e6:>10.1f}")
     print(f"{'Redis commands':<58} {'':>10} {CALLS['Redis command'] / n:>9.2f}")
     print(f"{'bare app, wall (reference)':<58} {bare_wall / n * 1e6:>10.1f}")
+    print(f"{'bare app, CPU of this process (reference)':<58} {bare_cpu / n * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":
