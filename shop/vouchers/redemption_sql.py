@@ -10,7 +10,9 @@ directly, on a connection from the app's own pool.
   AuditEvent row), sent in autocommit mode, so it
   is its own transaction: one round trip instead of eight (``BEGIN``, five statements,
   ``COMMIT`` and the pool's ping), and the server answers only once the commit is on disk.
-- **SQLite**: six prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process.
+- **SQLite**: six prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process;
+  every value that does not depend on the card row is converted before the write lock is taken,
+  since the other workers wait for that lock.
 
 Everything that decides stays in one place: the status move comes from
 ``lifecycle.TRANSITIONS``, the new expiry from ``cards.services.extended_expiry`` (and its SQL
@@ -310,12 +312,10 @@ class _SqliteRedemption:
     ):
         self.sql = _sqlite_statements(len(pin_hashes))
         self.convert = convert = _converters(dialect)
-        self.card_number, self.serial, self.channel, self.agent_id = (
-            card_number,
-            serial,
-            channel,
-            agent_id,
-        )
+        self.card_number = card_number
+        self.serial = serial
+        self.channel = channel
+        self.agent_id = agent_id
         self.now = now
         self.at = at = convert.datetime_in(now)
         self.pin_hashes = tuple(pin_hashes)
