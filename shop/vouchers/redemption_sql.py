@@ -10,7 +10,9 @@ directly, on a connection from the app's own pool.
   AuditEvent row), sent in autocommit mode, so it
   is its own transaction: one round trip instead of eight (``BEGIN``, five statements,
   ``COMMIT`` and the pool's ping), and the server answers only once the commit is on disk.
-- **SQLite**: six prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process.
+- **SQLite**: six prepared statements between ``BEGIN IMMEDIATE`` and ``COMMIT``, in-process;
+  every value that does not depend on the card row is converted before the write lock is taken,
+  since the other workers wait for that lock.
 
 Everything that decides stays in one place: the status move comes from
 ``lifecycle.TRANSITIONS``, the new expiry from ``cards.services.extended_expiry`` (and its SQL
@@ -206,9 +208,12 @@ def redeem(
     dialect = engine.dialect
     if dialect.name == "postgresql":
         return _redeem_in_one_statement(driver, dialect, **arguments)
+    # Everything that does not depend on the card row is worked out before the write lock is
+    # taken: the other workers wait for that lock, so it is held for the statements only.
+    prepared = _SqliteRedemption(dialect, **arguments)
     begin_driver_write(driver, engine)
     try:
-        result = _redeem_in_steps_sqlite(driver, dialect, **arguments)
+        result = prepared.run(driver)
     except BaseException:
         driver.rollback()
         raise
@@ -289,86 +294,95 @@ def _applied(
     )
 
 
-def _redeem_in_steps_sqlite(
-    driver,
-    dialect,
-    *,
-    card_number,
-    pin_hashes,
-    serial,
-    channel,
-    actor,
-    agent_id,
-    now,
-    audit_details,
-) -> tuple[RedeemedRow, AppliedTopUp]:
-    sql = _sqlite_statements(len(pin_hashes))
-    convert = _converters(dialect)
-    card_row = driver.execute(sql["lock_card"], (card_number,)).fetchone()
-    if card_row is None:
-        raise CardNotFound(card_number)
-    card = CardState(
-        card_row[0],
-        card_row[1],
-        CardStatus(card_row[2]),
-        card_row[3],
-        convert.datetime_out(card_row[4]),
-    )
-    if card.status != CardStatus.ACTIVE:
-        raise CardSuspended(card.number)
-    at = convert.datetime_in(now)
-    voucher_row = driver.execute(
-        sql["redeem"], (VoucherStatus.REDEEMED.value, at, card.id, FROM_STATUS, at, *pin_hashes)
-    ).fetchone()
-    if voucher_row is None:
-        raise NoActiveVoucher()
-    voucher = RedeemedRow(*voucher_row)
-    if serial and voucher.serial != serial:
-        raise NoActiveVoucher()  # rolled back: another voucher's PIN
-    new_expiry = extended_expiry(card.expires_at, voucher.validity_days, now)
-    driver.execute(sql["credit_card"], (voucher.data_mb, convert.datetime_in(new_expiry), card.id))
-    topup_id = driver.execute(
-        sql["insert_topup"],
-        (
-            card.id,
-            voucher.product_id,
-            voucher.data_mb,
-            voucher.validity_days,
-            TopUpSource.VOUCHER.value,
-            channel,
-            agent_id,
-            voucher.serial,
-            convert.datetime_in(card.expires_at),
-            convert.datetime_in(new_expiry),
-            at,
-        ),
-    ).fetchone()[0]
-    delivery = new_delivery(topup_id, card.id, now)
-    delivery_id = driver.execute(
-        sql["insert_delivery"],
-        tuple(
+class _SqliteRedemption:
+    """The SQLite redemption: its values converted up front, then its six statements."""
+
+    def __init__(
+        self,
+        dialect,
+        *,
+        card_number,
+        pin_hashes,
+        serial,
+        channel,
+        actor,
+        agent_id,
+        now,
+        audit_details,
+    ):
+        self.sql = _sqlite_statements(len(pin_hashes))
+        self.convert = convert = _converters(dialect)
+        self.card_number = card_number
+        self.serial = serial
+        self.channel = channel
+        self.agent_id = agent_id
+        self.now = now
+        self.at = at = convert.datetime_in(now)
+        self.pin_hashes = tuple(pin_hashes)
+        delivery = new_delivery(None, None, now)
+        #: The delivery row's values after ``topup_id`` and ``card_id``, in column order.
+        self.delivery_values = tuple(
             convert.datetime_in(value) if isinstance(value, datetime) else value
-            for value in delivery.values()
-        ),
-    ).fetchone()[0]
-    driver.execute(
-        sql["insert_audit"],
-        (
+            for value in list(delivery.values())[2:]
+        )
+        self.audit_values = (
             "voucher.redeemed",
             actor.user_id,
             actor.label[:64],
             "voucher",
-            voucher.serial,
-            voucher.agent_id,
+            None,  # the voucher's serial, once it is known
+            None,  # the voucher's agent
             convert.json_in(audit_details),
             actor.ip_address[:45],
             at,
-        ),
-    )
-    after = CardState(
-        card.id, card.number, card.status, card.data_balance_mb + voucher.data_mb, new_expiry
-    )
-    topup = _applied(
-        topup_id, voucher, channel, card.expires_at, new_expiry, now, after, delivery_id
-    )
-    return voucher, topup
+        )
+
+    def run(self, driver) -> tuple[RedeemedRow, AppliedTopUp]:
+        """Run the statements in the open write transaction; raise saying why not."""
+        sql, convert, now, at = self.sql, self.convert, self.now, self.at
+        card_row = driver.execute(sql["lock_card"], (self.card_number,)).fetchone()
+        if card_row is None:
+            raise CardNotFound(self.card_number)
+        card_id, number, status, balance, stored_expiry = card_row
+        if status != CardStatus.ACTIVE:
+            raise CardSuspended(number)
+        voucher_row = driver.execute(
+            sql["redeem"],
+            (VoucherStatus.REDEEMED.value, at, card_id, FROM_STATUS, at, *self.pin_hashes),
+        ).fetchone()
+        if voucher_row is None:
+            raise NoActiveVoucher()
+        voucher = RedeemedRow(*voucher_row)
+        if self.serial and voucher.serial != self.serial:
+            raise NoActiveVoucher()  # rolled back: another voucher's PIN
+        old_expiry = convert.datetime_out(stored_expiry)
+        new_expiry = extended_expiry(old_expiry, voucher.validity_days, now)
+        stored_new_expiry = convert.datetime_in(new_expiry)
+        driver.execute(sql["credit_card"], (voucher.data_mb, stored_new_expiry, card_id))
+        topup_id = driver.execute(
+            sql["insert_topup"],
+            (
+                card_id,
+                voucher.product_id,
+                voucher.data_mb,
+                voucher.validity_days,
+                TopUpSource.VOUCHER.value,
+                self.channel,
+                self.agent_id,
+                voucher.serial,
+                convert.datetime_in(old_expiry),
+                stored_new_expiry,
+                at,
+            ),
+        ).fetchone()[0]
+        delivery_id = driver.execute(
+            sql["insert_delivery"], (topup_id, card_id, *self.delivery_values)
+        ).fetchone()[0]
+        audit = list(self.audit_values)
+        audit[4], audit[5] = voucher.serial, voucher.agent_id
+        driver.execute(sql["insert_audit"], audit)
+        after = CardState(card_id, number, CardStatus.ACTIVE, balance + voucher.data_mb, new_expiry)
+        topup = _applied(
+            topup_id, voucher, self.channel, old_expiry, new_expiry, now, after, delivery_id
+        )
+        return voucher, topup
