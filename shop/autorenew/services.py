@@ -1,0 +1,556 @@
+"""Auto-renew rules: set up by a card's owner, renewed from the owner's wallet exactly once.
+
+A rule belongs to the card's owner (the registered customer whose account holds the card), who
+alone may set it up, change, pause, resume or cancel it. ``renew`` is the one use case that
+spends money: in one write transaction, with the card locked, it rechecks the rule and its
+trigger, works out the pack period (the card's latest delivered top-up, as alerts count it) and
+the renewal's key ``<card>:<rule>:<period>``, and then either
+
+- debits the wallet, applies the pack (its network delivery written pending beside it), writes
+  the ``Renewal`` row, the audit event and the receipt, and commits; or
+- charges nothing and inserts a failure row ``<card>:<rule>:<period>:<outcome>`` with "on
+  conflict do nothing", telling the owner only when this call inserted it.
+
+The card lock serialises renewals of a card and the unique key backs it: a race that still
+reaches the insert rolls everything back, so ten triggers of one period make one renewal, one
+wallet entry and one delivery.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from shop.audit.services import Actor, record_event
+from shop.auth.models import Role, User
+from shop.autorenew import messages
+from shop.autorenew.models import (
+    Renewal,
+    RenewalOutcome,
+    RenewalRule,
+    RenewalTrigger,
+    RuleStatus,
+)
+from shop.cards import services as card_services
+from shop.cards.models import Card, CardStatus, DeliveryStatus, TopUp, TopUpDelivery, TopUpSource
+from shop.catalog.models import Product
+from shop.db import begin_write
+from shop.extensions import db
+from shop.timeutil import utcnow
+from shop.wallet import services as wallets
+from shop.wallet.models import WalletEntryKind
+
+log = logging.getLogger(__name__)
+
+RENEW_ACTOR = Actor.system("auto-renew")
+#: "Less than N MB left" may be chosen in this range.
+THRESHOLD_RANGE = (1, 100_000)
+#: At most this many renewals a month may be chosen as the cap.
+CAP_RANGE = (1, 100)
+#: ``expiring`` renews when the validity ends within this time.
+EXPIRING_WITHIN = timedelta(hours=24)
+
+
+class AutoRenewError(Exception):
+    """Base of auto-renew errors; ``reason`` names what is wrong for the edges' messages."""
+
+    reason = "invalid"
+
+    def __init__(self, reason: str | None = None):
+        super().__init__(reason or self.reason)
+        if reason:
+            self.reason = reason
+
+
+class NotCardOwner(AutoRenewError):
+    """Only the registered customer who owns the card may manage its auto-renew."""
+
+    reason = "not_owner"
+
+
+class RuleNotFound(AutoRenewError):
+    """The card has no auto-renew rule (or only a cancelled one)."""
+
+    reason = "no_rule"
+
+
+class InvalidRule(AutoRenewError):
+    """The choice cannot be kept: ``reason`` is pack, trigger, threshold, cap or status."""
+
+
+@dataclass(frozen=True)
+class RenewalResult:
+    """What one call of :func:`renew` came to: an outcome, or ``skipped`` with why."""
+
+    outcome: RenewalOutcome | None
+    key: str = ""
+    skipped: str = ""
+    renewal_id: int | None = None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def rule_for_card(card_id: int) -> RenewalRule | None:
+    """Return the card's rule in any status (a card has at most one), or None."""
+    return db.session.execute(select(RenewalRule).filter_by(card_id=card_id)).scalar_one_or_none()
+
+
+def live_rule_for_card(card_id: int) -> RenewalRule | None:
+    """Return the card's active or paused rule, or None (none, or cancelled)."""
+    rule = rule_for_card(card_id)
+    return rule if rule is not None and rule.status != RuleStatus.CANCELLED else None
+
+
+def packs_on_sale(currency: str | None = None) -> list[Product]:
+    """Return the packs a rule may buy (on sale), optionally in one currency."""
+    query = select(Product).where(Product.active.is_(True))
+    if currency:
+        query = query.where(Product.currency == currency.upper())
+    return list(
+        db.session.execute(query.order_by(Product.currency, Product.price, Product.id)).scalars()
+    )
+
+
+def renewals_of(rule_id: int, limit: int = 100) -> list[Renewal]:
+    """Return a rule's renewals and failed attempts, newest first."""
+    return list(
+        db.session.execute(
+            select(Renewal)
+            .filter_by(rule_id=rule_id)
+            .order_by(Renewal.created_at.desc(), Renewal.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def all_rules(limit: int = 500) -> list[RenewalRule]:
+    """Return every rule, newest first (admin)."""
+    return list(
+        db.session.execute(
+            select(RenewalRule).order_by(RenewalRule.id.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def failed_renewals(limit: int = 200) -> list[Renewal]:
+    """Return the latest attempts that charged nothing (admin)."""
+    return list(
+        db.session.execute(
+            select(Renewal)
+            .where(Renewal.outcome != RenewalOutcome.RENEWED)
+            .order_by(Renewal.created_at.desc(), Renewal.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def wallet_balance(rule: RenewalRule) -> int:
+    """Return what the owner's wallet holds in the rule's pack currency (0 without a wallet)."""
+    wallet = wallets.find_wallet(rule.user_id, rule.product.currency)
+    return wallet.balance if wallet is not None else 0
+
+
+def month_start(now: datetime) -> datetime:
+    """Return the start of ``now``'s calendar month (UTC)."""
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def renewed_this_month(rule_id: int, now: datetime | None = None) -> int:
+    """Return how many times the rule renewed in the current UTC month."""
+    now = now or utcnow()
+    return db.session.execute(
+        select(func.count(Renewal.id)).where(
+            Renewal.rule_id == rule_id,
+            Renewal.outcome == RenewalOutcome.RENEWED,
+            Renewal.created_at >= month_start(now),
+        )
+    ).scalar_one()
+
+
+def pack_period(card_id: int) -> int:
+    """Return the card's pack period: the id of its latest delivered top-up, 0 before any.
+
+    The same definition as the alerts' (top-ups from before deliveries existed count as
+    delivered): a renewal renews the pack of one period.
+    """
+    latest = db.session.execute(
+        select(func.max(TopUp.id))
+        .outerjoin(TopUpDelivery, TopUpDelivery.topup_id == TopUp.id)
+        .where(
+            TopUp.card_id == card_id,
+            or_(TopUpDelivery.id.is_(None), TopUpDelivery.status == DeliveryStatus.DELIVERED),
+        )
+    ).scalar_one()
+    return latest or 0
+
+
+def renewal_key(card_id: int, rule_id: int, period: int) -> str:
+    """Return the key of the one renewal of a card's rule in a pack period."""
+    return f"{card_id}:{rule_id}:{period}"
+
+
+# --- the trigger -----------------------------------------------------------------------------
+
+
+def trigger_reached(card: Card, rule: RenewalRule, now: datetime | None = None) -> bool:
+    """Return whether the card's last known figures meet the rule's trigger.
+
+    ``used_up`` and ``low_data`` need a card that has had a pack (an expiry): a new card holds
+    no data and is not "used up".
+    """
+    now = now or utcnow()
+    if rule.trigger == RenewalTrigger.EXPIRING:
+        return card.expires_at is not None and card.expires_at <= now + EXPIRING_WITHIN
+    if card.expires_at is None:
+        return False
+    left = card.data_balance_mb or 0
+    if rule.trigger == RenewalTrigger.USED_UP:
+        return left <= 0
+    return left < (rule.threshold_mb or 0)
+
+
+def due(card: Card, rule: RenewalRule | None = None, now: datetime | None = None) -> bool:
+    """Return whether the card's active rule should renew now (card active, trigger met)."""
+    rule = rule if rule is not None else rule_for_card(card.id)
+    return (
+        rule is not None
+        and rule.status == RuleStatus.ACTIVE
+        and card.status == CardStatus.ACTIVE
+        and card.owner_id == rule.user_id
+        and trigger_reached(card, rule, now)
+    )
+
+
+def due_rule_for_card(card_id: int) -> int | None:
+    """Return the id of the card's rule if it is due now, else None."""
+    card = db.session.get(Card, card_id, populate_existing=True)
+    if card is None:
+        return None
+    rule = rule_for_card(card_id)
+    return rule.id if rule is not None and due(card, rule) else None
+
+
+def due_rule_ids(now: datetime | None = None, limit: int = 5000) -> list[int]:
+    """Return ids of every active rule whose card is due now (the periodic check)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(RenewalRule, Card)
+        .join(Card, Card.id == RenewalRule.card_id)
+        .where(
+            RenewalRule.status == RuleStatus.ACTIVE,
+            Card.status == CardStatus.ACTIVE,
+            Card.owner_id == RenewalRule.user_id,
+            Card.expires_at.is_not(None),
+        )
+        .order_by(RenewalRule.id)
+        .limit(limit)
+    ).all()
+    return [rule.id for rule, card in rows if trigger_reached(card, rule, now)]
+
+
+# --- the owner's choices ---------------------------------------------------------------------
+
+
+def _owned_card(user_id: int, card_id: int) -> Card:
+    """Return the card locked for this use case if the user, a customer, owns it."""
+    user = db.session.get(User, user_id)
+    card = db.session.get(Card, card_id)
+    if (
+        user is None
+        or not user.active
+        or user.role != Role.CUSTOMER
+        or card is None
+        or card.owner_id != user_id
+    ):
+        raise NotCardOwner()
+    card_services.lock_card(card.number)
+    db.session.refresh(card)
+    if card.owner_id != user_id:
+        raise NotCardOwner()
+    return card
+
+
+def _validated(product_id, trigger, threshold_mb, monthly_cap):
+    product = db.session.get(Product, product_id) if isinstance(product_id, int) else None
+    if product is None or not product.active:
+        raise InvalidRule("pack")
+    try:
+        trigger = RenewalTrigger(trigger)
+    except ValueError:
+        raise InvalidRule("trigger") from None
+    if trigger == RenewalTrigger.LOW_DATA:
+        low, high = THRESHOLD_RANGE
+        if not isinstance(threshold_mb, int) or not low <= threshold_mb <= high:
+            raise InvalidRule("threshold")
+    else:
+        threshold_mb = None
+    if monthly_cap is not None:
+        low, high = CAP_RANGE
+        if not isinstance(monthly_cap, int) or not low <= monthly_cap <= high:
+            raise InvalidRule("cap")
+    return product, trigger, threshold_mb, monthly_cap
+
+
+def _in_write(use_case):
+    """Run ``use_case`` in a write transaction; roll back on any error, commit on success."""
+    begin_write(db.session)
+    try:
+        result = use_case()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
+
+
+def save_rule(
+    user_id: int,
+    card_id: int,
+    product_id: int,
+    trigger: str,
+    *,
+    threshold_mb: int | None = None,
+    monthly_cap: int | None = None,
+    actor: Actor | None = None,
+) -> RenewalRule:
+    """Set up the card's rule, or change it (keeping active or paused); commit.
+
+    A cancelled rule set up again starts active. Raises NotCardOwner or InvalidRule.
+    """
+
+    def use_case():
+        card = _owned_card(user_id, card_id)
+        product, kind, threshold, cap = _validated(product_id, trigger, threshold_mb, monthly_cap)
+        rule = rule_for_card(card.id)
+        created = rule is None or rule.status == RuleStatus.CANCELLED
+        if rule is None:
+            rule = RenewalRule(card_id=card.id)
+            db.session.add(rule)
+        rule.user_id = user_id
+        rule.product_id = product.id
+        rule.trigger = kind
+        rule.threshold_mb = threshold
+        rule.monthly_cap = cap
+        if created:
+            rule.status = RuleStatus.ACTIVE
+        rule.updated_at = utcnow()
+        db.session.flush()
+        record_event(
+            "autorenew.set_up" if created else "autorenew.changed",
+            actor,
+            object_type="card",
+            object_id=card.number,
+            details={
+                "rule": rule.id,
+                "pack": product.sku,
+                "trigger": kind.value,
+                "threshold_mb": threshold,
+                "monthly_cap": cap,
+            },
+        )
+        return rule
+
+    return _in_write(use_case)
+
+
+#: Which status each change moves a rule from, and to.
+TRANSITIONS = {
+    "pause": ({RuleStatus.ACTIVE}, RuleStatus.PAUSED),
+    "resume": ({RuleStatus.PAUSED}, RuleStatus.ACTIVE),
+    "cancel": ({RuleStatus.ACTIVE, RuleStatus.PAUSED}, RuleStatus.CANCELLED),
+}
+
+
+def change_status(user_id: int, card_id: int, change: str, actor: Actor | None = None):
+    """Pause, resume or cancel the card's rule (``change``) and commit.
+
+    Runs under the card's lock, so a renewal in progress finishes first and none starts after.
+    Raises NotCardOwner, RuleNotFound, or InvalidRule("status") for a change not allowed now.
+    """
+    if change not in TRANSITIONS:
+        raise InvalidRule("status")
+    allowed, target = TRANSITIONS[change]
+
+    def use_case():
+        card = _owned_card(user_id, card_id)
+        rule = rule_for_card(card.id)
+        if rule is None or rule.status == RuleStatus.CANCELLED:
+            raise RuleNotFound()
+        db.session.refresh(rule)
+        if rule.status not in allowed:
+            raise InvalidRule("status")
+        rule.status = target
+        rule.updated_at = utcnow()
+        record_event(
+            f"autorenew.{target.value}",
+            actor,
+            object_type="card",
+            object_id=card.number,
+            details={"rule": rule.id},
+        )
+        return rule
+
+    return _in_write(use_case)
+
+
+# --- renewing --------------------------------------------------------------------------------
+
+
+def _insert_failure(values: dict) -> int | None:
+    """Insert a failure row unless its key exists; return its id when this call inserted it."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(Renewal).on_conflict_do_nothing(index_elements=["key"])
+    return db.session.execute(statement.values(**values).returning(Renewal.id)).scalar()
+
+
+def _pause_point() -> None:
+    """Wait here while the test's pause file exists (``AUTORENEW_PAUSE_FILE``; tests only)."""
+    path = current_app.config.get("AUTORENEW_PAUSE_FILE")
+    if not path:
+        return
+    Path(path + ".reached").touch()
+    while Path(path).exists():
+        time.sleep(0.05)
+
+
+def renew(rule_id: int, now: datetime | None = None) -> RenewalResult:
+    """Renew the card of a due rule once per pack period, or record why not; commit.
+
+    Nothing is charged unless the pack is applied in the same transaction.
+    """
+    begin_write(db.session)
+    try:
+        result = _renew_locked(rule_id, now or utcnow())
+    except IntegrityError:
+        # Another renewal of this key committed first (the card lock makes this rare).
+        db.session.rollback()
+        return RenewalResult(None, skipped="raced")
+    except BaseException:
+        db.session.rollback()
+        raise
+    if result.outcome is None:
+        db.session.rollback()
+    else:
+        db.session.commit()
+        log.info("rule %s: %s (%s)", rule_id, result.outcome.value, result.key)
+    return result
+
+
+def _renew_locked(rule_id: int, now: datetime) -> RenewalResult:
+    rule = db.session.get(RenewalRule, rule_id)
+    if rule is None:
+        return RenewalResult(None, skipped="no_rule")
+    card = db.session.get(Card, rule.card_id)
+    state = card_services.lock_card(card.number)
+    db.session.refresh(card)
+    db.session.refresh(rule)
+    if rule.status != RuleStatus.ACTIVE:
+        return RenewalResult(None, skipped="not_active")
+    if card.owner_id != rule.user_id:
+        return RenewalResult(None, skipped="not_owner")
+    if not trigger_reached(card, rule, now):
+        return RenewalResult(None, skipped="not_due")
+    period = pack_period(card.id)
+    key = renewal_key(card.id, rule.id, period)
+    exists = db.session.execute(select(Renewal.id).filter_by(key=key)).first()
+    if exists is not None:
+        return RenewalResult(None, key=key, skipped="renewed")
+    product = rule.product
+    base = {
+        "rule_id": rule.id,
+        "card_id": card.id,
+        "period": period,
+        "product_id": product.id,
+        "currency": product.currency,
+        "created_at": now,
+    }
+    if card.status != CardStatus.ACTIVE:
+        return _fail(rule, card, key, base, RenewalOutcome.FAILED, "card_suspended")
+    if not product.active:
+        return _fail(rule, card, key, base, RenewalOutcome.FAILED, "pack_not_sold")
+    if rule.monthly_cap is not None and renewed_this_month(rule.id, now) >= rule.monthly_cap:
+        return _fail(rule, card, key, base, RenewalOutcome.CAP_REACHED, "monthly_cap")
+    wallet = wallets.wallet_for(rule.user_id, product.currency)
+    reference = f"renewal:{key}"
+    try:
+        balance = wallets.debit(
+            wallet.id,
+            product.price,
+            kind=WalletEntryKind.RENEWAL,
+            reference=reference,
+            actor=RENEW_ACTOR,
+            note=product.name,
+        )
+    except wallets.InsufficientFunds as short:
+        return _fail(
+            rule,
+            card,
+            key,
+            base,
+            RenewalOutcome.INSUFFICIENT_FUNDS,
+            "wallet_short",
+            balance=short.balance,
+        )
+    _pause_point()
+    applied = card_services.apply_pack(
+        state,
+        card_services.PackGrant.of_product(product),
+        source=TopUpSource.AUTO_RENEW,
+        channel="auto_renew",
+        reference=reference,
+        now=now,
+    )
+    renewal = Renewal(
+        key=key,
+        outcome=RenewalOutcome.RENEWED,
+        amount=product.price,
+        topup_id=applied.id,
+        **base,
+    )
+    db.session.add(renewal)
+    db.session.flush()  # the unique key: a racing renewal of this key fails here
+    record_event(
+        "card.auto_renewed",
+        RENEW_ACTOR,
+        object_type="card",
+        object_id=card.number,
+        details={
+            "rule": rule.id,
+            "key": key,
+            "pack": product.sku,
+            "amount": product.price,
+            "currency": product.currency,
+            "topup": applied.id,
+        },
+    )
+    messages.send_receipt(rule, card, product, applied, balance)
+    return RenewalResult(RenewalOutcome.RENEWED, key=key, renewal_id=renewal.id)
+
+
+def _fail(rule, card, key, base, outcome: RenewalOutcome, reason: str, balance=None):
+    """Record an attempt that charged nothing; tell the owner once per period and outcome."""
+    failure_key = f"{key}:{outcome.value}"
+    renewal_id = _insert_failure(
+        {**base, "key": failure_key, "outcome": outcome.value, "amount": 0, "reason": reason}
+    )
+    if renewal_id is None:
+        return RenewalResult(None, key=failure_key, skipped="told")
+    record_event(
+        "card.auto_renew_failed",
+        RENEW_ACTOR,
+        object_type="card",
+        object_id=card.number,
+        details={"rule": rule.id, "key": failure_key, "reason": reason},
+    )
+    if balance is None:
+        balance = wallet_balance(rule)
+    messages.send_failure(rule, card, outcome, reason, balance)
+    return RenewalResult(outcome, key=failure_key, renewal_id=renewal_id)
