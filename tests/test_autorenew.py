@@ -132,9 +132,7 @@ def test_the_wallet_pays_only_what_it_holds(app, held, renewed):
     assert sorted(m.channel for m in told) == [Channel.EMAIL, Channel.SMS]
     mail = next(m for m in told if m.channel == Channel.EMAIL)
     missing = PRICE - held
-    assert (
-        f"https://shop.example/account/wallet/top-up?currency=USD&amount={missing}" in mail.body
-    )
+    assert f"https://shop.example/account/wallet/top-up?currency=USD&amount={missing}" in mail.body
     assert f"https://shop.example/checkout?card={card.number}" in mail.body
     sms = next(m for m in told if m.channel == Channel.SMS)
     assert f"amount={missing}" in sms.body

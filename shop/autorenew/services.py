@@ -490,6 +490,9 @@ def _renew_locked(rule_id: int, now: datetime) -> RenewalResult:
             note=product.name,
         )
     except wallets.InsufficientFunds as short:
+        if db.session.execute(select(Renewal.id).filter_by(key=key)).first() is not None:
+            # a racing renewal of this key took the money and committed while we waited
+            return RenewalResult(None, key=key, skipped="renewed")
         return _fail(
             rule,
             card,
