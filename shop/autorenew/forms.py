@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SubmitField
+from wtforms import IntegerField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.autorenew.messages import TRIGGERS
@@ -21,7 +21,7 @@ class RenewalRuleForm(FlaskForm):
     )
     trigger = SelectField(
         _l("When to renew"),
-        choices=[(trigger.value, label) for trigger, label in TRIGGERS.items()],
+        choices=[SelectChoice(trigger.value, label) for trigger, label in TRIGGERS.items()],
         validators=[InputRequired(_l("Choose when to renew."))],
     )
     threshold_mb = IntegerField(
@@ -45,7 +45,9 @@ class RenewalRuleForm(FlaskForm):
     def offer(self, packs, locale: str) -> None:
         """Offer the packs on sale, each with its price."""
         self.product_id.choices = [
-            (pack.id, f"{pack.name} · {format_money(pack.price, pack.currency, locale)}")
+            SelectChoice(
+                pack.id, f"{pack.name} · {format_money(pack.price, pack.currency, locale)}"
+            )
             for pack in packs
         ]
 
