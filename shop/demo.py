@@ -286,6 +286,46 @@ def _ensure_promotions() -> None:
     db.session.commit()
 
 
+#: The demo customer's card renews itself: (pack, trigger, below MB, monthly cap, wallet in cents).
+DEMO_AUTO_RENEW = ("ASIA-10GB-30D", "low_data", 500, 2, 5000)
+
+
+def _ensure_auto_renew() -> None:
+    """Save the customer's card to their account, fund their wallet and set up its auto-renew."""
+    from shop.autorenew import services as autorenew
+    from shop.storefront.models import SavedCard
+    from shop.wallet import services as wallets
+    from shop.wallet.models import WalletEntryKind
+
+    customer = auth_services.find_user_by_email("customer@demo.shop")
+    card = db.session.execute(db.select(Card).filter_by(owner_id=customer.id)).scalars().first()
+    if card is None or autorenew.rule_for_card(card.id) is not None:
+        return
+    sku, trigger, below_mb, cap, funds = DEMO_AUTO_RENEW
+    if not db.session.execute(db.select(SavedCard.id).filter_by(card_id=card.id)).first():
+        db.session.add(SavedCard(user_id=customer.id, card_id=card.id, label="Asia SIM"))
+    product = catalog_services.get_product_by_sku(sku)
+    wallet = wallets.wallet_for(customer.id, product.currency)
+    wallets.credit(
+        wallet.id,
+        funds,
+        kind=WalletEntryKind.ADJUSTMENT,
+        reference="demo:auto-renew",
+        actor=DEMO_ACTOR,
+        note="Demo money for auto-renew",
+    )
+    db.session.commit()
+    autorenew.save_rule(
+        customer.id,
+        card.id,
+        product.id,
+        trigger,
+        threshold_mb=below_mb,
+        monthly_cap=cap,
+        actor=DEMO_ACTOR,
+    )
+
+
 def load_demo_data() -> list[tuple[str, str, str]]:
     """Create whatever demo data is missing and return the logins as (role, e-mail, password)."""
     _ensure_products()
@@ -294,6 +334,7 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     _ensure_sub_agent()
     _ensure_cards()
     _ensure_promotions()
+    _ensure_auto_renew()
     logins = [(role.value, email, password) for role, email, password in DEMO_USERS]
     _code, _name, email, password = DEMO_SUB_AGENT
     return [*logins, (Role.AGENT_MANAGER.value, email, password)]

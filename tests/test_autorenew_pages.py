@@ -229,3 +229,23 @@ def test_a_customer_without_a_card_of_theirs_has_nothing_to_set_up(client, login
     other = make_user()
     _, card = owned_card(other)
     assert client.get(f"/account/auto-renew/{card.id}").status_code == 404
+
+
+def test_the_demo_customers_card_has_an_active_auto_renew_paid_from_a_funded_wallet(app):
+    from shop.autorenew.models import RenewalRule
+    from shop.demo import load_demo_data
+    from shop.wallet import services as wallets
+
+    load_demo_data()
+    load_demo_data()  # twice: nothing new
+
+    (rule,) = db.session.execute(db.select(RenewalRule)).scalars().all()
+    assert (rule.status, rule.trigger.value, rule.threshold_mb) == (
+        RuleStatus.ACTIVE,
+        "low_data",
+        500,
+    )
+    assert rule.user.email == "customer@demo.shop" and rule.card.owner_id == rule.user_id
+    assert wallets.find_wallet(rule.user_id, rule.product.currency).balance == 5000
+    db.session.refresh(rule.card)
+    assert not autorenew.due(rule.card, rule), "the demo card has data to spare"
