@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -238,21 +238,34 @@ def due_rule_for_card(card_id: int) -> int | None:
 
 
 def due_rule_ids(now: datetime | None = None, limit: int = 5000) -> list[int]:
-    """Return ids of every active rule whose card is due now (the periodic check)."""
+    """Return ids of every active rule whose card is due now (the periodic check), in SQL."""
     now = now or utcnow()
-    rows = db.session.execute(
-        select(RenewalRule, Card)
-        .join(Card, Card.id == RenewalRule.card_id)
-        .where(
-            RenewalRule.status == RuleStatus.ACTIVE,
-            Card.status == CardStatus.ACTIVE,
-            Card.owner_id == RenewalRule.user_id,
-            Card.expires_at.is_not(None),
-        )
-        .order_by(RenewalRule.id)
-        .limit(limit)
-    ).all()
-    return [rule.id for rule, card in rows if trigger_reached(card, rule, now)]
+    reached = or_(
+        and_(
+            RenewalRule.trigger == RenewalTrigger.EXPIRING,
+            Card.expires_at <= now + EXPIRING_WITHIN,
+        ),
+        and_(RenewalRule.trigger == RenewalTrigger.USED_UP, Card.data_balance_mb <= 0),
+        and_(
+            RenewalRule.trigger == RenewalTrigger.LOW_DATA,
+            Card.data_balance_mb < RenewalRule.threshold_mb,
+        ),
+    )
+    return list(
+        db.session.execute(
+            select(RenewalRule.id)
+            .join(Card, Card.id == RenewalRule.card_id)
+            .where(
+                RenewalRule.status == RuleStatus.ACTIVE,
+                Card.status == CardStatus.ACTIVE,
+                Card.owner_id == RenewalRule.user_id,
+                Card.expires_at.is_not(None),
+                reached,
+            )
+            .order_by(RenewalRule.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 # --- the owner's choices ---------------------------------------------------------------------
