@@ -291,9 +291,8 @@ DEMO_AUTO_RENEW = ("ASIA-10GB-30D", "low_data", 500, 2, 5000)
 
 
 def _ensure_auto_renew() -> None:
-    """Save the customer's card to their account, fund their wallet and set up its auto-renew."""
+    """Fund the demo customer's wallet and set up the auto-renew of the card they own."""
     from shop.autorenew import services as autorenew
-    from shop.storefront.models import SavedCard
     from shop.wallet import services as wallets
     from shop.wallet.models import WalletEntryKind
 
@@ -302,8 +301,6 @@ def _ensure_auto_renew() -> None:
     if card is None or autorenew.rule_for_card(card.id) is not None:
         return
     sku, trigger, below_mb, cap, funds = DEMO_AUTO_RENEW
-    if not db.session.execute(db.select(SavedCard.id).filter_by(card_id=card.id)).first():
-        db.session.add(SavedCard(user_id=customer.id, card_id=card.id, label="Asia SIM"))
     product = catalog_services.get_product_by_sku(sku)
     wallet = wallets.wallet_for(customer.id, product.currency)
     wallets.credit(
