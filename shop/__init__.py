@@ -179,6 +179,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.agents.tree_routes import bp as agent_tree_bp
     from shop.alerts.routes import bp as alerts_bp
     from shop.auth.routes import bp as auth_bp
+    from shop.autorenew.routes import admin_bp as autorenew_admin_bp
+    from shop.autorenew.routes import bp as autorenew_bp
     from shop.cards.routes import bp as cards_bp
     from shop.catalog.routes import bp as catalog_bp
     from shop.jobs.routes import bp as jobs_bp
@@ -214,6 +216,8 @@ def register_blueprints(app: Flask) -> None:
         storefront_bp,
         customer_bp,
         alerts_bp,
+        autorenew_bp,
+        autorenew_admin_bp,
         storefront_admin_bp,
         payment_code_bp,
         payment_code_admin_bp,

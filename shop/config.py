@@ -77,6 +77,7 @@ ENV_SETTINGS = {
     "NETWORK_WEBHOOK_SECRET": str,
     "NETWORK_TIMEOUT_SECONDS": float,
     "NETWORK_DELIVERY_LEASE_SECONDS": float,
+    "AUTORENEW_PAUSE_FILE": str,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -243,6 +244,9 @@ class Defaults:
     #: A worker's hold on a delivery (at least the timeout + 5 s); a killed worker's delivery
     #: is tried again after it.
     NETWORK_DELIVERY_LEASE_SECONDS = 60.0
+    #: Tests only: a renewal waits after its wallet debit while this file exists (a worker is
+    #: killed there). Empty: no pause.
+    AUTORENEW_PAUSE_FILE = ""
     #: The periodic sync asks the network about this many cards with data still valid.
     NETWORK_SYNC_BATCH = 200
 

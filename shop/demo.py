@@ -322,6 +322,36 @@ def _ensure_wallet() -> None:
     wallet_orders.pay_from_wallet(order.id, customer.id, DEMO_ACTOR)
 
 
+#: The demo customer's card renews itself: (pack, trigger, below MB, monthly cap, wallet in cents).
+DEMO_AUTO_RENEW = ("ASIA-10GB-30D", "low_data", 500, 2, 5000)
+DEMO_RENEW_KEY = "de00000000000002"
+
+
+def _ensure_auto_renew() -> None:
+    """Fund the demo customer's wallet and set up the auto-renew of the card they own."""
+    from shop.autorenew import services as autorenew
+    from shop.wallet import services as wallets
+
+    customer = auth_services.find_user_by_email("customer@demo.shop")
+    card = db.session.execute(db.select(Card).filter_by(owner_id=customer.id)).scalars().first()
+    if card is None or autorenew.rule_for_card(card.id) is not None:
+        return
+    sku, trigger, below_mb, cap, funds = DEMO_AUTO_RENEW
+    product = catalog_services.get_product_by_sku(sku)
+    wallet = wallets.wallet_for(customer.id, product.currency)
+    db.session.commit()
+    wallets.adjust(wallet.id, funds, "Money for auto-renew (demo)", DEMO_RENEW_KEY, DEMO_ACTOR)
+    autorenew.save_rule(
+        customer.id,
+        card.id,
+        product.id,
+        trigger,
+        threshold_mb=below_mb,
+        monthly_cap=cap,
+        actor=DEMO_ACTOR,
+    )
+
+
 def load_demo_data() -> list[tuple[str, str, str]]:
     """Create whatever demo data is missing and return the logins as (role, e-mail, password)."""
     _ensure_products()
@@ -331,6 +361,7 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     _ensure_cards()
     _ensure_promotions()
     _ensure_wallet()
+    _ensure_auto_renew()
     logins = [(role.value, email, password) for role, email, password in DEMO_USERS]
     _code, _name, email, password = DEMO_SUB_AGENT
     return [*logins, (Role.AGENT_MANAGER.value, email, password)]

@@ -195,6 +195,7 @@ def test_the_periodic_tasks_run_on_their_schedules():
             "deliver_due_topups",
             "sync_network_cards",
             "send_expiry_alerts",
+            "renew_due_cards",
         }
     )
 
@@ -208,6 +209,7 @@ def test_the_periodic_tasks_run_on_their_schedules():
     assert len(runs("deliver_due_topups")) == 24 * 60
     assert len(runs("sync_network_cards")) == 24 * 6
     assert len(runs("send_expiry_alerts")) == 24 * 4
+    assert len(runs("renew_due_cards")) == 24 * 6
 
 
 def test_a_periodic_run_is_recorded_and_shown_to_the_admin(app, client, login):

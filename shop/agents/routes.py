@@ -26,8 +26,10 @@ from shop.agents.forms import (
 )
 from shop.agents.models import Agent
 from shop.audit.services import record_event
+from shop.autorenew.services import live_rule_for_card
+from shop.cards.forms import CardLookupForm, card_number_problem
 from shop.cards.numbers import InvalidCardNumber
-from shop.cards.services import CardNotFound, CardSuspended
+from shop.cards.services import CardNotFound, CardSuspended, find_card, is_card_expired
 from shop.catalog import services as catalog_services
 from shop.extensions import db
 from shop.i18n import money_filter
@@ -101,6 +103,7 @@ def _counter_page(agent: Agent, *, sell=None, redeem=None, topup=None, status=20
         redeem=redeem or CounterRedeemForm(),
         topup=topup,
         lookup=SerialForm(),
+        card_lookup=CardLookupForm(formdata=None),
         sold_today=sold_today,
         low_float=agent.balance < current_app.config["LOW_FLOAT_THRESHOLD"],
         stopped_by=tree.suspended_above(agent),
@@ -261,6 +264,31 @@ def counter_lookup():
         flash(_("No voucher of this shop has this serial."), "error")
         return redirect(url_for("agents.counter"))
     return redirect(url_for("agents.counter_voucher", serial=voucher.serial))
+
+
+@bp.route("/counter/cards")
+@counter_staff
+def counter_card():
+    """Show a customer's card: balance, expiry and whether auto-renew looks after it (read only)."""
+    form = CardLookupForm(request.args)
+    card = None
+    status = 200
+    if form.validate():
+        try:
+            card = find_card(form.number.data)
+        except InvalidCardNumber as exc:
+            form.number.errors.append(card_number_problem(exc))
+        except CardNotFound:
+            form.number.errors.append(_("No card with this number is registered with us."))
+    if card is None:
+        status = 422 if request.args else 200
+    return render_template(
+        "agents/counter_card.html",
+        form=form,
+        card=card,
+        expired=card is not None and is_card_expired(card),
+        rule=live_rule_for_card(card.id) if card is not None else None,
+    ), status
 
 
 def _own_voucher(serial: str) -> Voucher:

@@ -11,6 +11,9 @@ track: ``cards.services.apply_pack`` notes their ids in ``session.info``, and th
 redemption (committed on a driver connection) announces them with
 ``network.delivery.deliveries_committed``; both are queued here. The delivery sweeper finds
 any that could not be queued.
+
+New figures of a card (``network.status.card_figures_changed``) queue its auto-renew when the
+card's rule is due; the periodic ``renew_due_cards`` finds any trigger this missed.
 """
 
 import logging
@@ -24,6 +27,7 @@ from shop.extensions import db
 from shop.jobs.queue import jobs_enabled
 from shop.mail.models import OutboxMessage, OutboxStatus
 from shop.network.delivery import deliveries_committed
+from shop.network.status import card_figures_changed
 from shop.vouchers.models import PrintJob
 
 log = logging.getLogger(__name__)
@@ -109,6 +113,28 @@ def _deliveries_committed(_sender, ids) -> None:
     _queue_deliveries(ids)
 
 
+def _renew_if_due(_sender, card_id: int, **_event) -> None:
+    """Queue the card's auto-renew when its new figures meet the rule's trigger.
+
+    The renewal itself rechecks everything under the card's lock; this only spares the queue
+    a task for every card whose figures change.
+    """
+    if not jobs_enabled():
+        return
+    from shop.autorenew.services import due_rule_for_card
+    from shop.jobs.tasks import renew_card
+
+    rule_id = due_rule_for_card(card_id)
+    db.session.commit()  # end this read: the renewal runs in its own transaction
+    if rule_id is None:
+        return
+    try:
+        renew_card(rule_id)
+    except Exception:
+        # The periodic check (``renew_due_cards``) finds the rule again.
+        log.exception("could not queue the auto-renew of rule %s", rule_id)
+
+
 def install() -> None:
     """Attach the hooks to the shop's database session (once per process)."""
     if _installed:
@@ -117,4 +143,5 @@ def install() -> None:
     event.listen(db.session, "after_commit", _after_commit)
     event.listen(db.session, "after_rollback", _after_rollback)
     deliveries_committed.connect(_deliveries_committed)
+    card_figures_changed.connect(_renew_if_due)
     _installed.append(True)

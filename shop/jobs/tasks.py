@@ -227,6 +227,27 @@ def sync_network_cards() -> str:
     return f"asked {report.asked}, updated {report.updated}, unanswered {report.unanswered}"
 
 
+@huey.task()
+@in_app_context
+def renew_card(rule_id: int) -> None:
+    """Renew a card by its auto-renew rule (once per pack period, see ``autorenew.services``)."""
+    from shop.autorenew.services import renew
+
+    renew(rule_id)
+
+
+@periodic("renew_due_cards", _l("every 10 minutes"), minute="*/10")
+def renew_due_cards() -> str:
+    """Queue the renewal of every active auto-renew rule whose card is due."""
+    from shop.autorenew.services import due_rule_ids
+
+    due = due_rule_ids()
+    db.session.commit()  # end this read: each renewal runs in its own transaction
+    for rule_id in due:
+        renew_card(rule_id)
+    return f"queued {len(due)} renewal(s)"
+
+
 @periodic("send_expiry_alerts", _l("every 15 minutes"), minute="*/15")
 def send_expiry_alerts() -> str:
     """Alert the owners of cards whose data expires within 3 days, within a day, or expired."""

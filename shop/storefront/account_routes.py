@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from shop.autorenew.routes import section_context
 from shop.cards.forms import card_number_problem
 from shop.cards.services import is_card_expired, top_up_history
 from shop.storefront import orders, saved_cards
@@ -66,15 +67,17 @@ def cards():
 @bp.route("/cards/<id:saved_id>")
 @login_required
 def card(saved_id):
-    """Show one saved card: balance, expiry and its top-up history."""
+    """Show one saved card: balance, expiry, its auto-renew and its top-up history."""
     saved = saved_cards.get_saved_card(current_user.id, saved_id)
     if saved is None:
         abort(404)
+    owner = saved.card.owner_id == current_user.id
     return render_template(
         "storefront/saved_card.html",
         saved=saved,
         expired=is_card_expired(saved.card),
         topups=top_up_history(saved.card, limit=100),
+        autorenew=section_context(saved.card) if owner else None,
     )
 
 
