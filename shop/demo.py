@@ -287,7 +287,7 @@ def _ensure_promotions() -> None:
 
 
 #: The demo customer's wallet: a credit by the operator, then one order paid from it.
-DEMO_WALLET_CREDIT = 3000
+DEMO_WALLET_CREDIT = 8000
 DEMO_WALLET_KEY = "de00000000000001"
 
 
@@ -322,25 +322,20 @@ def _ensure_wallet() -> None:
     wallet_orders.pay_from_wallet(order.id, customer.id, DEMO_ACTOR)
 
 
-#: The demo customer's card renews itself: (pack, trigger, below MB, monthly cap, wallet in cents).
-DEMO_AUTO_RENEW = ("ASIA-10GB-30D", "low_data", 500, 2, 5000)
-DEMO_RENEW_KEY = "de00000000000002"
+#: The demo customer's card renews itself from the wallet: (pack, trigger, below MB, monthly cap).
+DEMO_AUTO_RENEW = ("ASIA-10GB-30D", "low_data", 500, 2)
 
 
 def _ensure_auto_renew() -> None:
-    """Fund the demo customer's wallet and set up the auto-renew of the card they own."""
+    """Set up the auto-renew of the card the demo customer owns (paid from the demo wallet)."""
     from shop.autorenew import services as autorenew
-    from shop.wallet import services as wallets
 
     customer = auth_services.find_user_by_email("customer@demo.shop")
     card = db.session.execute(db.select(Card).filter_by(owner_id=customer.id)).scalars().first()
     if card is None or autorenew.rule_for_card(card.id) is not None:
         return
-    sku, trigger, below_mb, cap, funds = DEMO_AUTO_RENEW
+    sku, trigger, below_mb, cap = DEMO_AUTO_RENEW
     product = catalog_services.get_product_by_sku(sku)
-    wallet = wallets.wallet_for(customer.id, product.currency)
-    db.session.commit()
-    wallets.adjust(wallet.id, funds, "Money for auto-renew (demo)", DEMO_RENEW_KEY, DEMO_ACTOR)
     autorenew.save_rule(
         customer.id,
         card.id,

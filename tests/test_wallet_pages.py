@@ -253,7 +253,7 @@ def test_the_demo_customer_has_a_wallet_with_history(app, runner):
     ).scalar_one()
     kinds = [entry.kind for entry in entries(customer)]
     assert kinds == [WalletEntryKind.ADJUSTMENT, WalletEntryKind.PURCHASE]
-    assert balance(customer) == 2500
+    assert balance(customer) == 7500  # 80.00 credited, one 5.00 pack bought
     assert ledger_holds(customer)
     again = runner.invoke(args=["shop", "demo"])  # loading twice adds nothing
     assert again.exit_code == 0
