@@ -54,8 +54,11 @@ run: install
 	exec $(BIN)/honcho start --procfile Procfile.dev --env /dev/null \
 	  $${SKIP:+--concurrency "$${SKIP%,}"}
 
+# The suite on two processes (pytest-xdist; tests/conftest.py gives each worker its own PostgreSQL
+# database and Redis db), whole modules per worker, longest first. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: install-test lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Every benchmark briefly, one table of ratios (figure beside its reference, same run), ~3 minutes.
 # Needs wrk (apt-get install wrk) and PostgreSQL; BENCH_ARGS="--only redeem" narrows it.

@@ -9,6 +9,12 @@ of the test before it when that one was built with the same settings for the sam
 nothing has re-bound the shared extensions since; its configuration, extension slots, instance
 folder and rate-limit counters are put back as they were when it was built. Tests of a module
 run SQLite first, then PostgreSQL, so that one app per backend serves the whole module.
+
+``make test`` runs the suite on two processes (pytest-xdist workers ``gw0``, ``gw1``; whole
+modules per worker, ``--dist loadfile``). Each worker has databases of its own, derived from the
+ones the environment names: PostgreSQL ``<database>_gw0``, ``<database>_gw1`` (created when
+missing, migrated once per worker) and Redis db ``N``, ``N-1``, ... below ``TEST_REDIS_URL``'s
+``N``. Without workers (plain ``pytest tests/test_x.py``) the named databases are used as they are.
 """
 
 import contextvars
@@ -17,18 +23,20 @@ import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from limits.storage import MemoryStorage
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from shop import create_app
 from shop.config import normalise_database_url
 from shop.extensions import db, limiter
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-" + "x" * 32,
     "PIN_HMAC_KEY": "11" * 32,
@@ -38,10 +46,57 @@ _results: Counter = Counter()
 _postgres_problem: list[str] = []
 
 
+def xdist_worker() -> str | None:
+    """The pytest-xdist worker this process is (``gw0``, ``gw1``, ...), or None without workers."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
+def redis_url() -> str:
+    """Return the Redis URL to test against: ``TEST_REDIS_URL``'s db, one lower per worker."""
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    worker = xdist_worker()
+    if worker is None:
+        return url
+    parsed = make_url(url)
+    base = int(parsed.database or 0)
+    number = base - int(worker.removeprefix("gw"))
+    if number < 0:
+        pytest.exit(f"Redis db {base} leaves no db for worker {worker}: use a higher db", 3)
+    return parsed.set(database=str(number)).render_as_string(hide_password=False)
+
+
+#: PostgreSQL databases this worker has made sure exist.
+_worker_databases: set[str] = set()
+
+
+def worker_database_url(url: str) -> str:
+    """Return ``url`` for this worker: the database ``<name>_<worker>``, created when missing."""
+    worker = xdist_worker()
+    if worker is None:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    own = parsed.set(database=name).render_as_string(hide_password=False)
+    if own not in _worker_databases:
+        engine = create_engine(
+            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with engine.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        _worker_databases.add(own)
+    return own
+
+
 def postgres_url() -> str | None:
     """Return the PostgreSQL URL to test against, or None when none answers."""
     url = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES_URL)
     try:
+        url = worker_database_url(url)
         engine = create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -81,9 +136,10 @@ def migrate_database(url: str) -> None:
     """Apply every migration to the database at ``url``."""
     from flask_migrate import upgrade
 
-    app = create_app(
-        make_config(url), instance_path=os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance")
-    )
+    instance = os.environ.get("PYTEST_INSTANCE", "/tmp/shop-test-instance")
+    if xdist_worker() is not None:
+        instance = f"{instance}-{xdist_worker()}"
+    app = create_app(make_config(url), instance_path=instance)
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -310,7 +366,13 @@ def login(client):
 
 
 def pytest_collection_modifyitems(items):
-    """Tag each test with its backend; run a module's SQLite tests before its PostgreSQL ones."""
+    """Tag each test with its backend; run a module's SQLite tests before its PostgreSQL ones.
+
+    Modules run in a fixed order of expected cost: the browser tests, then modules holding a
+    ``slow`` test, then the rest, each group in collection order. Under xdist (``--dist loadfile
+    --no-loadscope-reorder``) a worker takes the next whole module when it is free, so the long
+    modules start first and the two workers end together on short ones.
+    """
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "backend" in callspec.params:
@@ -318,8 +380,11 @@ def pytest_collection_modifyitems(items):
     modules = {}
     for item in items:
         modules.setdefault(item.path, len(modules))
+    browser = Path(__file__).resolve().parent / "browser"
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
     items.sort(
         key=lambda item: (
+            0 if browser in item.path.parents else 1 if item.path in slow else 2,
             modules[item.path],
             dict(item.user_properties).get("backend") == "postgresql",
         )
@@ -327,12 +392,26 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_runtest_logreport(report):
-    """Count outcomes per backend."""
+    """Count outcomes per backend (under xdist, the controller counts its workers' reports)."""
     backend = dict(report.user_properties).get("backend")
     if backend is None:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _results[(backend, report.outcome)] += 1
+
+
+def pytest_sessionfinish(session):
+    """On an xdist worker, hand why PostgreSQL was missing to the controller that reports."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["postgres_problem"] = list(_postgres_problem)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the xdist controller, collect a finished worker's PostgreSQL problem, if it had one."""
+    problem = getattr(node, "workeroutput", {}).get("postgres_problem") or []
+    _postgres_problem.extend(p for p in problem if p not in _postgres_problem)
 
 
 def pytest_terminal_summary(terminalreporter):

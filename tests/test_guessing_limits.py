@@ -10,11 +10,11 @@ import pytest
 from shop import create_app
 from shop.extensions import db
 from shop.vouchers.pins import damm_check_digit
-from tests.conftest import make_config
+from tests.conftest import make_config, redis_url
 from tests.factories import iccid, make_card, make_product
 from tests.live_server import LiveServer
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_url()  # TEST_REDIS_URL, or a db of its own per xdist worker
 
 
 def unknown_pin(n: int) -> str:
@@ -88,6 +88,7 @@ def post_guess(base: str, card_number: str, n: int) -> int:
         return exc.code
 
 
+@pytest.mark.slow
 def test_hundred_parallel_guesses_on_four_workers_get_at_most_the_limit_processed(
     gunicorn_on_redis,
 ):

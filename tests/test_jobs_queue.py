@@ -11,9 +11,9 @@ from shop.extensions import db
 from shop.jobs.queue import InvalidJobsUrl, huey, storage_for
 from shop.mail.models import OutboxMessage, OutboxStatus
 from shop.mail.services import send_mail
-from tests.conftest import make_config, postgres_url
+from tests.conftest import make_config, postgres_url, redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_url()  # TEST_REDIS_URL, or a db of its own per xdist worker
 QUEUE_SCHEMA = "jobs_queue_test"
 
 

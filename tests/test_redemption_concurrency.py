@@ -113,6 +113,7 @@ def test_parallel_top_ups_of_one_card_with_different_pins_all_extend_its_validit
     assert (card.expires_at - first_expiry).days == 90, "no top-up extended from a stale expiry"
 
 
+@pytest.mark.slow
 def test_two_hundred_pins_from_eight_threads_credit_every_card_and_audit_every_voucher(app):
     # Twenty cards of ten PINs each, the PINs dealt round the threads so that several threads
     # top up one card at the same moment: each top-up must build on the one committed before.

@@ -6,8 +6,9 @@ import pytest
 
 from shop.extensions import limiter
 from shop.throttle import FailureLimit, Throttled, release_all, reserve_all
+from tests.conftest import redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_url()  # TEST_REDIS_URL, or a db of its own per xdist worker
 
 
 @pytest.fixture(params=["memory://", REDIS_URL], ids=["memory", "redis"])

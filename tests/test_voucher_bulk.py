@@ -38,6 +38,7 @@ def voucher_rows(batch_id: int) -> list:
     return db.session.execute(select(Voucher).filter_by(batch_id=batch_id)).scalars().all()
 
 
+@pytest.mark.slow
 def test_two_hundred_thousand_vouchers_hold_two_hundred_thousand_different_pins(app):
     product = make_product()
 

@@ -3,7 +3,8 @@
 The app runs with gunicorn on a free 127.0.0.1 port against a freshly migrated database
 holding the demo data (``shop demo``) plus a float and PINs the journeys need. The database
 is a SQLite file in a temporary folder unless ``BROWSER_DATABASE_URL`` names another one
-(e.g. a PostgreSQL database of its own: its schema is dropped and migrated afresh).
+(e.g. a PostgreSQL database of its own: its schema is dropped and migrated afresh; under
+pytest-xdist each worker's server gets ``<database>_<worker>``).
 
 Chromium comes from Debian (``apt-get install chromium``), never from ``playwright install``.
 Without it the tests skip with the reason, except under ``CI=true`` where they fail.
@@ -25,7 +26,7 @@ from shop.extensions import db
 from simulators.alipay import AlipaySimulator
 from simulators.paypal import PayPalSimulator
 from simulators.wechatpay import WeChatPaySimulator
-from tests.conftest import make_config
+from tests.conftest import make_config, worker_database_url
 from tests.live_server import LiveServer
 
 # Playwright drives the browser we give it and must never try to fetch one of its own.
@@ -112,6 +113,7 @@ def _fresh_database_url(tmp_path_factory) -> str:
         return f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'shop.db'}"
     url = normalise_database_url(url)
     if url.startswith("postgresql"):
+        url = worker_database_url(url)  # under xdist, each worker's server has its own
         engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
