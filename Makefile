@@ -68,7 +68,7 @@ bench: install-test
 
 # Full-page PNGs of the main pages, phone and desktop, English and Chinese, into screenshots/.
 screenshots: install-test
-	$(BIN)/pytest -q tests/browser/test_main_pages.py
+	$(BIN)/pytest -q tests/browser/test_main_pages.py tests/browser/test_main_pages_zh.py
 
 lint:
 	$(BIN)/ruff check shop tests simulators $(wildcard bench) wsgi.py

@@ -16,7 +16,7 @@ from shop.extensions import db
 from simulators.network import DEMO_CARDS, NetworkSimulator
 from simulators.paypal import PayPalSimulator
 from tests.browser.conftest import log_in
-from tests.browser.test_main_pages import FAILING_IMPACTS, axe_violations
+from tests.browser.main_pages import FAILING_IMPACTS, axe_violations
 from tests.conftest import make_config
 from tests.factories import iccid
 from tests.live_server import LiveServer
