@@ -15,6 +15,7 @@ Callers own the transaction and commit it. Amounts are whole minor units greater
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
 
@@ -30,6 +31,12 @@ def check_amount(amount: int) -> None:
     """Refuse anything but a whole number of minor units greater than zero."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise InvalidAmount("a whole number of minor units greater than zero")
+
+
+class Mover(Protocol):
+    """Who moves a balance (``shop.audit.services.Actor``): a user, or none for the system."""
+
+    user_id: int | None
 
 
 @dataclass(frozen=True)
@@ -69,14 +76,31 @@ class Book:
             .scalar()
         )
 
-    def record(self, account_id: int, amount: int, balance_after: int, **values) -> None:
-        """Append the entry of a movement (signed ``amount``) that left ``balance_after``."""
+    def record(
+        self,
+        account_id: int,
+        amount: int,
+        balance_after: int,
+        *,
+        kind: str,
+        reference: str,
+        note: str = "",
+        actor: Mover | None = None,
+    ) -> None:
+        """Append the entry of a movement (signed ``amount``) that left ``balance_after``.
+
+        Every book's entries name why (``kind``), what for (``reference``, up to 64 characters),
+        a note (up to 200) and who moved it (the actor's user, none for the system).
+        """
         row = {
             self.account_column: account_id,
             "amount": amount,
             "balance_after": balance_after,
+            "kind": kind,
+            "reference": reference[:64],
+            "note": note[:200],
+            "user_id": actor.user_id if actor else None,
             "created_at": utcnow(),
-            **values,
         }
         db.session.connection().execute(insert(self.entries), row)
 

@@ -60,7 +60,7 @@ def test_a_used_up_card_is_renewed_once_from_the_wallet_with_a_receipt(app):
         PRICE,
         "USD",
     )
-    period = autorenew.pack_period(card.id)
+    period = card_services.pack_period(card.id)
     assert renewal.key == f"{card.id}:{rule.id}:{renewal.period}"
     assert renewal.period == period, "the pack renewed is the latest delivered one"
     (topup,) = auto_topups(card.id)

@@ -65,18 +65,6 @@ def check_amount(amount: int) -> None:
         raise InvalidAmount(str(exc)) from None
 
 
-def _record(agent_id, amount, balance_after, kind, reference, note, actor) -> None:
-    BOOK.record(
-        agent_id,
-        amount,
-        balance_after,
-        kind=kind,
-        reference=reference[:64],
-        note=note[:200],
-        user_id=actor.user_id if actor else None,
-    )
-
-
 def debit_float(
     agent_id: int,
     amount: int,
@@ -104,7 +92,7 @@ def debit_float(
         if require_active and not unused_only and status != AgentStatus.ACTIVE:
             raise AgentSuspended()
         raise InsufficientCredit()
-    _record(agent_id, -amount, balance, kind, reference, note, actor)
+    BOOK.record(agent_id, -amount, balance, kind=kind, reference=reference, note=note, actor=actor)
     if balance < current_app.config["LOW_FLOAT_THRESHOLD"]:
         _alert_low_float(agent_id, balance)
     return balance
@@ -130,7 +118,7 @@ def credit_float(
     if balance is None:
         code = db.session.execute(db.select(Agent.code).where(Agent.id == agent_id)).scalar_one()
         raise AgentSuspended(code)
-    _record(agent_id, amount, balance, kind, reference, note, actor)
+    BOOK.record(agent_id, amount, balance, kind=kind, reference=reference, note=note, actor=actor)
     if balance >= current_app.config["LOW_FLOAT_THRESHOLD"]:
         db.session.execute(
             update(Agent)

@@ -17,13 +17,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shop.alerts.messages import Contact, send_alert
 from shop.alerts.models import AlertKind, AlertPreference, CardAlert
 from shop.auth.models import User
-from shop.cards.models import Card, CardStatus, DeliveryStatus, TopUp, TopUpDelivery
+from shop.cards import services as card_services
+from shop.cards.models import Card, CardStatus
 from shop.cards.numbers import card_number_kind
 from shop.db import begin_write
 from shop.extensions import db
@@ -92,22 +93,6 @@ def contact_of(card: Card) -> Contact | None:
     if order is None:
         return None
     return Contact(f"email:{order.email.lower()}", order.email, phone, order.locale or "en")
-
-
-def pack_period(card_id: int) -> int:
-    """Return the card's pack period: the id of its latest delivered top-up, 0 before any.
-
-    Top-ups from before deliveries existed (no delivery row) count as delivered.
-    """
-    latest = db.session.execute(
-        select(db.func.max(TopUp.id))
-        .outerjoin(TopUpDelivery, TopUpDelivery.topup_id == TopUp.id)
-        .where(
-            TopUp.card_id == card_id,
-            or_(TopUpDelivery.id.is_(None), TopUpDelivery.status == DeliveryStatus.DELIVERED),
-        )
-    ).scalar_one()
-    return latest or 0
 
 
 def preference_for(card_id: int, owner_key: str) -> Preference:
@@ -207,7 +192,7 @@ def check_card(
     if contact is None or card.status != CardStatus.ACTIVE:
         db.session.rollback()
         return []
-    period = pack_period(card.id)
+    period = card_services.pack_period(card.id)
     preference = preference_for(card.id, contact.owner_key)
     wanted = {
         kind

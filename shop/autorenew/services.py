@@ -51,7 +51,7 @@ from shop.autorenew.rules import packs_on_sale as packs_on_sale
 from shop.autorenew.rules import rule_for_card
 from shop.autorenew.rules import save_rule as save_rule
 from shop.cards import services as card_services
-from shop.cards.models import Card, CardStatus, DeliveryStatus, TopUp, TopUpDelivery, TopUpSource
+from shop.cards.models import Card, CardStatus, TopUpSource
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
@@ -132,23 +132,6 @@ def renewed_this_month(rule_id: int, now: datetime | None = None) -> int:
             Renewal.created_at >= month_start(now),
         )
     ).scalar_one()
-
-
-def pack_period(card_id: int) -> int:
-    """Return the card's pack period: the id of its latest delivered top-up, 0 before any.
-
-    The same definition as the alerts' (top-ups from before deliveries existed count as
-    delivered): a renewal renews the pack of one period.
-    """
-    latest = db.session.execute(
-        select(func.max(TopUp.id))
-        .outerjoin(TopUpDelivery, TopUpDelivery.topup_id == TopUp.id)
-        .where(
-            TopUp.card_id == card_id,
-            or_(TopUpDelivery.id.is_(None), TopUpDelivery.status == DeliveryStatus.DELIVERED),
-        )
-    ).scalar_one()
-    return latest or 0
 
 
 def renewal_key(card_id: int, rule_id: int, period: int) -> str:
@@ -286,7 +269,7 @@ def _renew_locked(rule_id: int, now: datetime) -> RenewalResult:
         return RenewalResult(None, skipped="not_owner")
     if not trigger_reached(card, rule, now):
         return RenewalResult(None, skipped="not_due")
-    period = pack_period(card.id)
+    period = card_services.pack_period(card.id)
     key = renewal_key(card.id, rule.id, period)
     exists = db.session.execute(select(Renewal.id).filter_by(key=key)).first()
     if exists is not None:

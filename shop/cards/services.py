@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from shop.audit.services import Actor, record_event
@@ -287,6 +287,24 @@ def apply_pack(
         after,
         delivery_id,
     )
+
+
+def pack_period(card_id: int) -> int:
+    """Return the card's pack period: the id of its latest delivered top-up, 0 before any.
+
+    A new pack on the card, once the network has it, starts a new period: alerts fire once per
+    period and kind, auto-renew renews once per period. Top-ups from before deliveries existed
+    (no delivery row) count as delivered.
+    """
+    latest = db.session.execute(
+        select(func.max(TopUp.id))
+        .outerjoin(TopUpDelivery, TopUpDelivery.topup_id == TopUp.id)
+        .where(
+            TopUp.card_id == card_id,
+            or_(TopUpDelivery.id.is_(None), TopUpDelivery.status == DeliveryStatus.DELIVERED),
+        )
+    ).scalar_one()
+    return latest or 0
 
 
 def top_up_history(card: Card, limit: int = 50) -> list[TopUp]:

@@ -87,18 +87,9 @@ def user_wallets(user_id: int) -> list[Wallet]:
     )
 
 
-def _record(wallet_id, amount, balance_after, kind, reference, note, actor) -> None:
+def _check_reference(reference: str) -> None:
     if not reference:
         raise ValueError("every wallet movement names its reference")
-    BOOK.record(
-        wallet_id,
-        amount,
-        balance_after,
-        kind=kind,
-        reference=reference[:64],
-        note=note[:200],
-        user_id=actor.user_id if actor else None,
-    )
 
 
 def credit(
@@ -111,10 +102,11 @@ def credit(
     note: str = "",
 ) -> int:
     """Add ``amount`` to a wallet in the caller's transaction; return the new balance."""
+    _check_reference(reference)
     balance = BOOK.apply(_CREDIT, wallet_id, amount)
     if balance is None:
         raise LookupError(f"no wallet {wallet_id}")
-    _record(wallet_id, amount, balance, kind, reference, note, actor)
+    BOOK.record(wallet_id, amount, balance, kind=kind, reference=reference, note=note, actor=actor)
     _expire(wallet_id)
     return balance
 
@@ -133,6 +125,7 @@ def debit(
     All or nothing: a wallet holding less raises :class:`InsufficientFunds` and nothing moves.
     Of several debits racing for one wallet, only those the balance covers match the update.
     """
+    _check_reference(reference)
     balance = BOOK.apply(_DEBIT, wallet_id, amount)
     if balance is None:
         held = db.session.execute(
@@ -141,7 +134,7 @@ def debit(
         if held is None:
             raise LookupError(f"no wallet {wallet_id}")
         raise InsufficientFunds(held, amount)
-    _record(wallet_id, -amount, balance, kind, reference, note, actor)
+    BOOK.record(wallet_id, -amount, balance, kind=kind, reference=reference, note=note, actor=actor)
     _expire(wallet_id)
     return balance
 
