@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from shop.audit.services import Actor
 from shop.auth.models import User
 from shop.autorenew import services as autorenew
 from shop.autorenew.models import Renewal, RenewalOutcome
@@ -13,7 +12,6 @@ from shop.cards.models import Card, DeliveryStatus, TopUp, TopUpDelivery, TopUpS
 from shop.extensions import db
 from shop.mail.models import OutboxMessage
 from shop.timeutil import utcnow
-from shop.wallet import services as wallets
 from shop.wallet.models import Wallet, WalletEntry, WalletEntryKind
 from tests.factories import make_card, make_product, make_user
 
@@ -67,30 +65,10 @@ def set_figures(card_id, left=0, expires_in=timedelta(days=20)):
     db.session.commit()
 
 
-def fund(user_id: int, amount: int, currency="USD", reference=None) -> None:
-    """Credit a customer's wallet."""
-    wallet = wallets.wallet_for(user_id, currency)
-    wallets.credit(
-        wallet.id,
-        amount,
-        kind=WalletEntryKind.ADJUSTMENT,
-        reference=reference or f"test:{utcnow().timestamp()}",
-        actor=Actor.system("test"),
-        note="test",
-    )
-    db.session.commit()
-
-
 def rule_for(user, card, product=None, trigger="used_up", **choice):
     """Set up the card's rule as its owner would."""
     product = product or make_product(price=PRICE, data_mb=PACK_MB)
     return autorenew.save_rule(user.id, card.id, product.id, trigger, **choice)
-
-
-def balance(user_id: int, currency="USD") -> int:
-    db.session.rollback()
-    wallet = wallets.find_wallet(user_id, currency)
-    return 0 if wallet is None else wallet.balance
 
 
 def renewal_entries(user_id: int) -> list[WalletEntry]:

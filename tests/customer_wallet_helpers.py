@@ -1,15 +1,28 @@
 """The customer's wallet in tests: fund it, read it, top it up through the storefront."""
 
+import itertools
+
 from shop.audit.services import Actor
 from shop.extensions import db
 from shop.wallet import services as wallet_services
 from shop.wallet.models import WalletEntry, WalletEntryKind
 from tests.storefront_helpers import path_of
 
+_references = itertools.count(1)
 
-def fund(user, amount: int, currency: str = "USD", reference: str = "adjustment:test") -> int:
-    """Put ``amount`` in the user's wallet (an adjustment) and commit; return the wallet id."""
-    wallet = wallet_services.wallet_for(user.id, currency)
+
+def _id_of(user) -> int:
+    """Return the id of a user given as a ``User`` or as its id."""
+    return getattr(user, "id", user)
+
+
+def fund(user, amount: int, currency: str = "USD", reference: str | None = None) -> int:
+    """Put ``amount`` in the user's wallet (an adjustment) and commit; return the wallet id.
+
+    ``user`` is a ``User`` or its id; each call has a reference of its own unless one is given.
+    """
+    reference = reference or f"adjustment:test-{next(_references)}"
+    wallet = wallet_services.wallet_for(_id_of(user), currency)
     wallet_services.credit(
         wallet.id,
         amount,
@@ -23,9 +36,9 @@ def fund(user, amount: int, currency: str = "USD", reference: str = "adjustment:
 
 
 def balance(user, currency: str = "USD") -> int:
-    """Return the user's balance in ``currency`` as the database has it now (0: no wallet)."""
+    """Return the user's (or user id's) balance in ``currency`` as the database has it now."""
     db.session.rollback()
-    wallet = wallet_services.find_wallet(user.id, currency)
+    wallet = wallet_services.find_wallet(_id_of(user), currency)
     return wallet.balance if wallet is not None else 0
 
 

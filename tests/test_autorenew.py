@@ -20,10 +20,8 @@ from tests.autorenew_helpers import (
     PHONE,
     PRICE,
     auto_topups,
-    balance,
     deliver_all,
     deliveries_of_auto_topups,
-    fund,
     messages,
     owned_card,
     owner,
@@ -32,6 +30,7 @@ from tests.autorenew_helpers import (
     rule_for,
     set_figures,
 )
+from tests.customer_wallet_helpers import balance, fund
 from tests.factories import make_card, make_product, make_user
 
 

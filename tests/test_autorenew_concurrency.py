@@ -14,9 +14,7 @@ from shop.network.signing import SIGNATURE_HEADER, sign
 from tests.autorenew_helpers import (
     PRICE,
     auto_topups,
-    balance,
     deliveries_of_auto_topups,
-    fund,
     messages,
     owned_card,
     renewal_entries,
@@ -24,6 +22,7 @@ from tests.autorenew_helpers import (
     rule_for,
     set_figures,
 )
+from tests.customer_wallet_helpers import balance, fund
 from tests.test_network_events import SECRET, event, figures
 
 TRIGGERS = 10

@@ -7,16 +7,8 @@ from shop.cards import services as card_services
 from shop.cards.models import DeliveryStatus, TopUpSource
 from shop.extensions import db
 from shop.jobs import tasks
-from tests.autorenew_helpers import (
-    PRICE,
-    auto_topups,
-    balance,
-    fund,
-    owner,
-    renewal_entries,
-    renewals,
-    rule_for,
-)
+from tests.autorenew_helpers import PRICE, auto_topups, owner, renewal_entries, renewals, rule_for
+from tests.customer_wallet_helpers import balance, fund
 from tests.factories import make_card, make_product
 from tests.network_helpers import delivery_of, empty_network
 

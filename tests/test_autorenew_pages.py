@@ -8,7 +8,8 @@ from shop.autorenew.models import RuleStatus
 from shop.catalog import services as catalog_services
 from shop.extensions import db
 from shop.storefront import saved_cards
-from tests.autorenew_helpers import fund, owned_card, rule_for, set_figures
+from tests.autorenew_helpers import owned_card, rule_for, set_figures
+from tests.customer_wallet_helpers import fund
 from tests.factories import PASSWORD, make_product, make_user
 
 

@@ -17,15 +17,14 @@ from shop.jobs import tasks
 from tests.autorenew_helpers import (
     PRICE,
     auto_topups,
-    balance,
     deliveries_of_auto_topups,
-    fund,
     owned_card,
     renewal_entries,
     renewals,
     rule_for,
     set_figures,
 )
+from tests.customer_wallet_helpers import balance, fund
 from tests.worker_helpers import WorkerProcess
 
 pytestmark = pytest.mark.slow

@@ -67,7 +67,7 @@ def test_the_csv_holds_every_entry_and_no_formula(app, client, customer):
     from shop.audit.services import Actor
     from shop.wallet import services
 
-    wallet_id = fund(customer, 2500)
+    wallet_id = fund(customer, 2500, reference="adjustment:test")
     services.debit(
         wallet_id,
         1000,
