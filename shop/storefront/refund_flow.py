@@ -81,20 +81,7 @@ def refund_order(
         if existing is None and order.delivery == Delivery.WALLET:
             wallet_orders.take_back_topup(order, amount, key, actor)
         if existing is None:
-            db.session.add(
-                Refund(
-                    order_id=order.id,
-                    payment_id=payment.id,
-                    provider=payment.provider,
-                    key=key,
-                    status=RefundStatus.REQUESTED,
-                    amount=amount,
-                    currency=order.currency,
-                    chosen_voucher_ids=",".join(str(i) for i in chosen),
-                    source="admin",
-                    created_by_id=actor.user_id,
-                )
-            )
+            db.session.add(_requested(order, payment, amount, chosen, key, actor))
         request = RefundRequest(
             payment.provider_payment_id,
             payment.sale_id,
@@ -137,6 +124,24 @@ def refund_order(
     return outcome
 
 
+def _requested(
+    order: Order, payment: Payment, amount: int, chosen: list[int], key: str, actor: Actor
+) -> Refund:
+    """Return the record of a refund the admin asks for (``requested`` until it is done)."""
+    return Refund(
+        order_id=order.id,
+        payment_id=payment.id,
+        provider=payment.provider,
+        key=key,
+        status=RefundStatus.REQUESTED,
+        amount=amount,
+        currency=order.currency,
+        chosen_voucher_ids=",".join(str(i) for i in chosen),
+        source="admin",
+        created_by_id=actor.user_id,
+    )
+
+
 def _refund_to_wallet(
     order: Order, payment: Payment, amount: int, chosen: list[int], key: str, actor: Actor
 ) -> RefundOutcome:
@@ -146,20 +151,7 @@ def _refund_to_wallet(
     transaction, and the wallet entry's reference (``refund:<order>:<key>``) is unique, so a
     refund key credits the wallet once however often the form is sent.
     """
-    db.session.add(
-        Refund(
-            order_id=order.id,
-            payment_id=payment.id,
-            provider=payment.provider,
-            key=key,
-            status=RefundStatus.REQUESTED,
-            amount=amount,
-            currency=order.currency,
-            chosen_voucher_ids=",".join(str(i) for i in chosen),
-            source="admin",
-            created_by_id=actor.user_id,
-        )
-    )
+    db.session.add(_requested(order, payment, amount, chosen, key, actor))
     db.session.flush()
     refund_id = wallet_orders.refund_to_wallet(order, amount, key, actor)
     outcome = refunds.record_refund(
