@@ -16,8 +16,8 @@ from shop.i18n import money_filter
 from shop.money import CURRENCIES, InvalidAmount, parse_major_amount
 from shop.payments.gateway import GatewayUnavailable
 from shop.storefront import promotions, refund_flow, refunds
+from shop.storefront.delivered import order_vouchers
 from shop.storefront.forms import PromotionForm, RefundForm
-from shop.storefront.fulfilment import order_vouchers
 from shop.storefront.messages import (
     PAYMENT_METHOD_NAMES,
     PAYMENT_STATE_NAMES,

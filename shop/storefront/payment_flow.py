@@ -25,7 +25,7 @@ from shop.payments.gateway import (
     PaymentStatus,
     WebhookNotice,
 )
-from shop.storefront import fulfilment
+from shop.storefront import delivered, fulfilment
 from shop.storefront.models import Order, OrderStatus, Payment, PaymentRecordState
 from shop.storefront.orders import close_order
 from shop.timeutil import utcnow
@@ -271,7 +271,7 @@ def _fulfil_stuck_paid_orders(report: ReconcileReport) -> None:
             raise
         db.session.commit()
         if done:
-            fulfilment.send_delivery_mail(order)
+            delivered.send_delivery_mail(order)
             report.fulfilled.append(reference)
 
 

@@ -23,6 +23,7 @@ from shop.catalog import services as catalog_services
 from shop.catalog.services import ProductNotFound
 from shop.payments.gateway import GatewayUnavailable, PaymentError
 from shop.storefront import cart, fulfilment, orders, payment_codes, payment_flow
+from shop.storefront.delivered import delivered_vouchers, order_topups
 from shop.storefront.forms import (
     AddToCartForm,
     CartLineForm,
@@ -275,8 +276,8 @@ def order(reference):
     """Show the order: confirmation before paying, its status, the PINs once fulfilled."""
     order = visible_order(reference)
     delivered = order.status in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED)
-    vouchers = fulfilment.delivered_vouchers(order) if delivered else []
-    topups = fulfilment.order_topups(order) if delivered and not vouchers else []
+    vouchers = delivered_vouchers(order) if delivered else []
+    topups = order_topups(order) if delivered and not vouchers else []
     return (
         render_template(
             "storefront/order.html",

@@ -17,7 +17,7 @@ from shop.audit.services import Actor, record_event
 from shop.db import begin_write
 from shop.extensions import db
 from shop.money import CURRENCIES
-from shop.storefront import fulfilment, payment_codes
+from shop.storefront import delivered, fulfilment, payment_codes
 from shop.storefront.models import (
     CNY_ONLY_METHODS,
     Delivery,
@@ -244,7 +244,7 @@ def pay_from_wallet(order_id: int, user_id: int, actor: Actor | None = None) -> 
         db.session.rollback()
         raise
     db.session.commit()
-    fulfilment.send_delivery_mail(order)
+    delivered.send_delivery_mail(order)
     return WalletPaid(order_id, balance, order.currency)
 
 
