@@ -339,3 +339,23 @@ def test_the_rule_status_after_cancel_and_set_up_again_is_active(app):
     assert rule.status == RuleStatus.ACTIVE
     with pytest.raises(autorenew.InvalidRule):
         autorenew.change_status(user.id, card.id, "resume")
+
+
+def test_a_threshold_the_pack_cannot_lift_the_card_above_never_triggers(app):
+    """A pack whose data shrank below the rule's threshold would renew again at once: never."""
+    user, card = owned_card()
+    pack = make_product(price=PRICE, data_mb=1024)
+    rule = rule_for(user, card, product=pack, trigger="low_data", threshold_mb=500)
+    fund(user.id, 10 * PRICE)
+    set_figures(card.id, left=100)
+    assert autorenew.due(db.session.get(type(card), card.id), rule)
+    assert autorenew.due_rule_ids() == [rule.id]
+
+    catalog_services.get_product_by_sku(pack.sku).data_mb = 400
+    db.session.commit()
+
+    db.session.expire_all()
+    assert not autorenew.due(db.session.get(type(card), card.id), autorenew.rule_for_card(card.id))
+    assert autorenew.due_rule_ids() == []
+    assert autorenew.renew(rule.id).outcome is None
+    assert balance(user.id) == 10 * PRICE

@@ -80,6 +80,9 @@ def test_an_open_redirect_through_next_goes_to_the_auto_renew_page(client, custo
         ({"monthly_cap": "many"}, "Not a valid integer value."),
         ({"trigger": "whenever"}, "Not a valid choice"),
         ({"product": "off-sale"}, "Choose a pack that is on sale."),
+        ({"product_id": "99999999999999999999"}, "Choose a pack that is on sale."),
+        # The pack holds 1024 MB: a card below 1024 MB would still be below it after renewing.
+        ({"trigger": "low_data", "threshold_mb": "1024"}, "Choose fewer MB than the pack holds"),
     ],
 )
 def test_bad_choices_are_refused_with_a_message(client, customer, fields, message):
@@ -251,3 +254,30 @@ def test_the_demo_customers_card_has_an_active_auto_renew_paid_from_a_funded_wal
     assert held == 7500 and held >= rule.product.price  # the demo wallet pays three renewals
     db.session.refresh(rule.card)
     assert not autorenew.due(rule.card, rule), "the demo card has data to spare"
+
+
+def test_a_card_given_up_shows_its_next_owner_nothing_of_the_old_owners_rule(
+    client, customer, login
+):
+    user, card, saved_id = customer
+    fund(user, 98765)
+    assert set_up(client, card, make_product(name="Old owner's pack")).status_code == 303
+    saved_cards.remove_saved_card(db.session.get(saved_cards.SavedCard, saved_id), Actor())
+    client.post("/logout")
+    new_owner = login("customer")
+    saved = saved_cards.save_card(new_owner.id, card.number, "Second-hand", Actor())
+
+    html = page(client.get(f"/account/cards/{saved.id}"))
+    assert "987.65" not in html and "Old owner's pack" not in html
+    assert "Set up auto-renew" in html
+    refused = client.post(f"/account/auto-renew/{card.id}/pause")
+    assert refused.status_code == 409 and "This card has no auto-renew." in page(refused)
+    assert autorenew.rule_for_card(card.id).status == RuleStatus.ACTIVE  # the old rule, untouched
+
+    assert set_up(client, card, make_product(name="New owner's pack")).status_code == 303
+    rule = autorenew.rule_for_card(card.id)
+    assert (rule.user_id, rule.status, rule.product.name) == (
+        new_owner.id,
+        RuleStatus.ACTIVE,
+        "New owner's pack",
+    )

@@ -247,7 +247,13 @@ def test_the_form_is_filled_in_from_the_query(app, client, customer):
     page = client.get("/account/wallet/top-up?currency=EUR&amount=1234").get_data(as_text=True)
     assert 'value="12.34"' in page
     assert '<option selected value="EUR">' in page
-    for query in ("currency=ZZZ&amount=-5", "amount=x", "amount=99999999999999999999"):
+    for query in (
+        "currency=ZZZ&amount=-5",
+        "amount=x",
+        "amount=99999999999999999999",
+        "amount=%C2%B2",  # "²": a digit to str.isdigit(), not to int()
+        "amount=%D9%A3",  # an Arabic-Indic three
+    ):
         assert client.get(f"/account/wallet/top-up?{query}").status_code == 200
 
 

@@ -24,6 +24,10 @@ PROBLEMS = {
     "pack": _l("Choose a pack that is on sale."),
     "trigger": _l("Choose when to renew."),
     "threshold": _l("Type how many MB left should start a renewal (between 1 and 100000)."),
+    "threshold_pack": _l(
+        "Choose fewer MB than the pack holds: otherwise the card is still below it after the "
+        "renewal and would renew again."
+    ),
     "cap": _l("Choose a monthly limit between 1 and 100, or leave it empty."),
     "status": _l("This change is not possible now."),
     "no_rule": _l("This card has no auto-renew."),
@@ -33,6 +37,7 @@ PROBLEM_FIELDS = {
     "pack": "product_id",
     "trigger": "trigger",
     "threshold": "threshold_mb",
+    "threshold_pack": "threshold_mb",
     "cap": "monthly_cap",
 }
 #: The success message of each change.

@@ -20,6 +20,8 @@ from shop.timeutil import utcnow
 
 #: "Less than N MB left" may be chosen in this range.
 THRESHOLD_RANGE = (1, 100_000)
+#: The largest id a database integer column holds.
+MAX_ID = 2**31 - 1
 #: At most this many renewals a month may be chosen as the cap.
 CAP_RANGE = (1, 100)
 
@@ -57,9 +59,16 @@ def rule_for_card(card_id: int) -> RenewalRule | None:
 
 
 def live_rule_for_card(card_id: int) -> RenewalRule | None:
-    """Return the card's active or paused rule, or None (none, or cancelled)."""
+    """Return the card's active or paused rule, or None.
+
+    None also when the rule was set up by an earlier owner of the card: a card given up and
+    saved by someone else shows its new owner nothing of the old owner's wallet or renewals.
+    """
     rule = rule_for_card(card_id)
-    return rule if rule is not None and rule.status != RuleStatus.CANCELLED else None
+    if rule is None or rule.status == RuleStatus.CANCELLED:
+        return None
+    owner_id = db.session.execute(select(Card.owner_id).where(Card.id == card_id)).scalar()
+    return rule if owner_id == rule.user_id else None
 
 
 def packs_on_sale(currency: str | None = None) -> list[Product]:
@@ -92,7 +101,8 @@ def _owned_card(user_id: int, card_id: int) -> Card:
 
 
 def _validated(product_id, trigger, threshold_mb, monthly_cap):
-    product = db.session.get(Product, product_id) if isinstance(product_id, int) else None
+    known = isinstance(product_id, int) and 0 < product_id <= MAX_ID
+    product = db.session.get(Product, product_id) if known else None
     if product is None or not product.active:
         raise InvalidRule("pack")
     try:
@@ -103,6 +113,8 @@ def _validated(product_id, trigger, threshold_mb, monthly_cap):
         low, high = THRESHOLD_RANGE
         if not isinstance(threshold_mb, int) or not low <= threshold_mb <= high:
             raise InvalidRule("threshold")
+        if threshold_mb >= product.data_mb:  # the pack would leave the card below it: renew again
+            raise InvalidRule("threshold_pack")
     else:
         threshold_mb = None
     if monthly_cap is not None:
@@ -143,7 +155,8 @@ def save_rule(
         card = _owned_card(user_id, card_id)
         product, kind, threshold, cap = _validated(product_id, trigger, threshold_mb, monthly_cap)
         rule = rule_for_card(card.id)
-        created = rule is None or rule.status == RuleStatus.CANCELLED
+        # A rule of an earlier owner of the card starts afresh for the new one.
+        created = rule is None or rule.status == RuleStatus.CANCELLED or rule.user_id != user_id
         if rule is None:
             rule = RenewalRule(card_id=card.id)
             db.session.add(rule)
@@ -195,7 +208,7 @@ def change_status(user_id: int, card_id: int, change: str, actor: Actor | None =
     def use_case():
         card = _owned_card(user_id, card_id)
         rule = rule_for_card(card.id)
-        if rule is None or rule.status == RuleStatus.CANCELLED:
+        if rule is None or rule.status == RuleStatus.CANCELLED or rule.user_id != user_id:
             raise RuleNotFound()
         db.session.refresh(rule)
         if rule.status not in allowed:

@@ -52,6 +52,7 @@ from shop.autorenew.rules import rule_for_card
 from shop.autorenew.rules import save_rule as save_rule
 from shop.cards import services as card_services
 from shop.cards.models import Card, CardStatus, TopUpSource
+from shop.catalog.models import Product
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
@@ -156,7 +157,10 @@ def trigger_reached(card: Card, rule: RenewalRule, now: datetime | None = None) 
     left = card.data_balance_mb or 0
     if rule.trigger == RenewalTrigger.USED_UP:
         return left <= 0
-    return left < (rule.threshold_mb or 0)
+    # A threshold at or above the pack's data would still be reached after the renewal: never
+    # renew on it (the owner's form refuses it; a pack's data may change later).
+    threshold = rule.threshold_mb or 0
+    return left < threshold < rule.product.data_mb
 
 
 def due(card: Card, rule: RenewalRule | None = None, now: datetime | None = None) -> bool:
@@ -192,12 +196,14 @@ def due_rule_ids(now: datetime | None = None, limit: int = 5000) -> list[int]:
         and_(
             RenewalRule.trigger == RenewalTrigger.LOW_DATA,
             Card.data_balance_mb < RenewalRule.threshold_mb,
+            RenewalRule.threshold_mb < Product.data_mb,
         ),
     )
     return list(
         db.session.execute(
             select(RenewalRule.id)
             .join(Card, Card.id == RenewalRule.card_id)
+            .join(Product, Product.id == RenewalRule.product_id)
             .where(
                 RenewalRule.status == RuleStatus.ACTIVE,
                 Card.status == CardStatus.ACTIVE,

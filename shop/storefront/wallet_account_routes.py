@@ -84,7 +84,7 @@ def _prefill(form: WalletTopUpForm) -> None:
     if currency in CURRENCIES:
         form.currency.data = currency
     amount = request.args.get("amount", "")
-    if amount.isdigit() and 0 < int(amount) <= 10**12:
+    if re.fullmatch(r"[0-9]{1,12}", amount) and int(amount) > 0:  # ASCII digits only
         form.amount.data = format_minor(int(amount), form.currency.data or "USD")
     if form.currency.data == "CNY" and request.args.get("method") in ("alipay", "wechatpay"):
         form.payment_method.data = request.args["method"]

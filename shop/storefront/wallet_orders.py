@@ -7,6 +7,7 @@ order is locked, the wallet debited, the payment recorded and the order fulfille
 transaction, so two tabs pressing "Pay" at once pay once and a wallet never goes below zero.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 from flask import current_app
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import Actor, record_event
+from shop.cards import services as card_services
 from shop.db import begin_write
 from shop.extensions import db
 from shop.money import CURRENCIES
@@ -190,6 +192,12 @@ def pay_from_wallet(order_id: int, user_id: int, actor: Actor | None = None) -> 
     try:
         order = fulfilment.lock_order(order_id)
         _check_payable(order, user_id)
+        if order.delivery == Delivery.TOPUP and order.card is not None:
+            # The card before the wallet, in the order auto-renew takes them (card, then
+            # wallet): a top-up paid from the wallet and a renewal of the same card never
+            # wait for each other's locks (a deadlock on PostgreSQL).
+            with contextlib.suppress(card_services.CardNotFound):
+                card_services.lock_card(order.card.number)
         wallet = wallet_services.find_wallet(user_id, order.currency)
         if wallet is None:
             raise WalletPayRefused("insufficient", balance=0, total=order.total)
