@@ -3,7 +3,7 @@
 import io
 from urllib.parse import urljoin, urlsplit
 
-from flask import request, send_file, url_for
+from flask import current_app, request, send_file, url_for
 from flask_login import current_user
 
 from shop.audit.services import Actor
@@ -49,3 +49,14 @@ def download_response(content: bytes, name: str, mimetype: str = "application/pd
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """Return an absolute URL on ``SHOP_BASE_URL``, inside or outside a request (CLI, jobs).
+
+    For links in e-mails and text messages: they point at the shop's public address, whatever
+    host the request (if any) came in on.
+    """
+    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
+    with current_app.test_request_context("/", base_url=base):
+        return url_for(endpoint, _external=True, **values)

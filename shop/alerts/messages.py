@@ -9,15 +9,15 @@ without an account can use it). No alert carries a PIN.
 import logging
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from shop.alerts.models import AlertKind
 from shop.cards.models import Card
-from shop.mail.services import send_mail, send_sms
-from shop.messaging.phones import InvalidPhone
+from shop.mail.services import send_mail_and_text
+from shop.web import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ class Contact:
 
 def checkout_link(card: Card) -> str:
     """Return the absolute link that opens checkout ready to top up this card."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for("storefront.checkout", card=card.number, _external=True)
+    return absolute_url("storefront.checkout", card=card.number)
 
 
 def _serializer() -> URLSafeSerializer:
@@ -65,13 +63,7 @@ def read_preferences_token(token: str) -> tuple[int, str]:
 
 def preferences_link(card_id: int, owner_key: str) -> str:
     """Return the absolute link to the page where the contact chooses the card's alerts."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for(
-            "alerts.preferences_by_link",
-            token=preferences_token(card_id, owner_key),
-            _external=True,
-        )
+    return absolute_url("alerts.preferences_by_link", token=preferences_token(card_id, owner_key))
 
 
 def _facts(card: Card) -> str:
@@ -126,10 +118,12 @@ def send_alert(card: Card, kind: AlertKind, contact: Contact, low_data_mb: int) 
             )
         )
         text = _("%(shop)s: %(headline)s Top up: %(link)s", shop=shop, headline=headline, link=link)
-    if contact.email:
-        send_mail(contact.email, subject[:200], body, kind=f"alert_{kind.value}")
-    if contact.phone:
-        try:
-            send_sms(contact.phone, text, kind=f"alert_{kind.value}")
-        except InvalidPhone:
-            log.warning("card %s: alert text not sent, the phone number is not valid", card.id)
+    send_mail_and_text(
+        contact.email,
+        contact.phone,
+        subject,
+        body,
+        text,
+        kind=f"alert_{kind.value}",
+        about=f"card {card.id}",
+    )

@@ -7,18 +7,16 @@ amount, or buy the pack for this card at checkout. No message carries a PIN.
 """
 
 import logging
-from urllib.parse import urlencode
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.routing import BuildError
 
 from shop.autorenew.models import RenewalOutcome, RenewalTrigger
-from shop.mail.services import send_mail, send_sms
-from shop.messaging.phones import InvalidPhone
+from shop.mail.services import send_mail_and_text
 from shop.money import format_money
+from shop.web import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -52,44 +50,25 @@ def reason_text(reason: str) -> str:
     return str(text) if text is not None else reason
 
 
-def _external(endpoint: str, **values) -> str:
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for(endpoint, _external=True, **values)
-
-
 def wallet_topup_link(currency: str, amount: int) -> str:
-    """Return the absolute link that opens the wallet's top-up with ``amount`` in ``currency``.
-
-    The page is the wallet's (``wallet.topup``); before that page exists the link is built from
-    its documented path, ``/account/wallet/top-up``.
-    """
-    try:
-        return _external("wallet.topup", currency=currency, amount=amount)
-    except BuildError:
-        base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-        query = urlencode({"currency": currency, "amount": amount})
-        return f"{base}/account/wallet/top-up?{query}"
+    """Return the absolute link that opens the wallet's top-up with ``amount`` in ``currency``."""
+    return absolute_url("wallet.topup", currency=currency, amount=amount)
 
 
 def checkout_link(card) -> str:
     """Return the absolute link that opens checkout ready to top up this card."""
-    return _external("storefront.checkout", card=card.number)
+    return absolute_url("storefront.checkout", card=card.number)
 
 
 def manage_link(card) -> str:
     """Return the absolute link to the owner's auto-renew page of the card."""
-    return _external("autorenew.card", card_id=card.id)
+    return absolute_url("autorenew.card", card_id=card.id)
 
 
 def _send(user, card, subject: str, body: str, text: str, kind: str) -> None:
-    if user.email:
-        send_mail(user.email, subject[:200], body, kind=kind)
-    if user.phone:
-        try:
-            send_sms(user.phone, text, kind=kind)
-        except InvalidPhone:
-            log.warning("card %s: auto-renew text not sent, the phone number is not valid", card.id)
+    send_mail_and_text(
+        user.email, user.phone, subject, body, text, kind=kind, about=f"card {card.id}"
+    )
 
 
 def send_receipt(rule, card, product, applied, balance: int) -> None:

@@ -25,7 +25,7 @@ from shop.extensions import db
 from shop.mail.models import Channel, OutboxMessage, OutboxStatus
 from shop.messaging import get_sms_gateway
 from shop.messaging.gateway import SmsRejected, SmsUnavailable
-from shop.messaging.phones import normalise_phone
+from shop.messaging.phones import InvalidPhone, normalise_phone
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,24 @@ def send_sms(phone: str, body: str, *, kind: str = "") -> OutboxMessage:
     )
     db.session.add(message)
     return message
+
+
+def send_mail_and_text(
+    email: str, phone: str, subject: str, body: str, text: str, *, kind: str, about: str = ""
+) -> None:
+    """Tell someone by e-mail and, when a mobile number is known, by text message.
+
+    Either address may be empty. A number that is not a valid mobile number skips the text
+    message (logged with ``about``, "card 12" say), never the e-mail. In the caller's
+    transaction, like both senders.
+    """
+    if email:
+        send_mail(email, subject[:200], body, kind=kind)
+    if phone:
+        try:
+            send_sms(phone, text, kind=kind)
+        except InvalidPhone:
+            log.warning("%s %s: text message not sent, the phone number is not valid", kind, about)
 
 
 def _claim(message_id: int, now: datetime) -> bool:

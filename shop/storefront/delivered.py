@@ -6,7 +6,6 @@ transaction that fulfilled it (``fulfilment.settle``, the wallet's payment).
 
 from dataclasses import dataclass
 
-from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import format_pin
 from shop.vouchers.services import reveal_pin
 from shop.wallet import services as wallet_services
+from shop.web import absolute_url
 
 
 def order_topups(order: Order) -> list[TopUp]:
@@ -78,16 +78,9 @@ def delivered_vouchers(order: Order) -> list[DeliveredVoucher]:
     ]
 
 
-def _absolute_url(endpoint: str, **values) -> str:
-    """Return an absolute URL on ``SHOP_BASE_URL``, inside or outside a request (CLI)."""
-    base = current_app.config["SHOP_BASE_URL"].rstrip("/")
-    with current_app.test_request_context("/", base_url=base):
-        return url_for(endpoint, _external=True, **values)
-
-
 def order_url(order: Order) -> str:
     """Return the order's private link, absolute (for the e-mail)."""
-    return _absolute_url("storefront.order", reference=order.reference, key=order_link_key(order))
+    return absolute_url("storefront.order", reference=order.reference, key=order_link_key(order))
 
 
 def send_delivery_mail(order: Order) -> None:
@@ -152,9 +145,9 @@ def _wallet_lines(order: Order) -> list[str]:
                 balance=money_filter(wallet.balance, order.currency),
             )
         )
-    lines.append(_("See your wallet: %(url)s", url=_absolute_url("wallet.index")))
+    lines.append(_("See your wallet: %(url)s", url=absolute_url("wallet.index")))
     return lines
 
 
 def _redeem_url() -> str:
-    return _absolute_url("vouchers.redeem")
+    return absolute_url("vouchers.redeem")
