@@ -15,7 +15,7 @@ from shop.db import begin_write
 from shop.extensions import db
 from shop.i18n import data_filter, money_filter
 from shop.mail.services import send_mail
-from shop.storefront.models import Delivery, LineKind, Order, PaymentMethod
+from shop.storefront.models import Delivery, Order, PaymentMethod
 from shop.storefront.orders import order_link_key
 from shop.vouchers.models import Voucher, VoucherStatus
 from shop.vouchers.pins import format_pin
@@ -131,7 +131,7 @@ def send_delivery_mail(order: Order) -> None:
 def _wallet_lines(order: Order) -> list[str]:
     """Return the receipt's lines about a wallet top-up: what was added, the balance now."""
     wallet = wallet_services.find_wallet(order.user_id, order.currency) if order.user_id else None
-    added = sum(line.line_total for line in order.lines if line.kind == LineKind.WALLET_TOPUP)
+    added = order.wallet_topup_total
     lines = [
         _(
             "Your wallet has been topped up with %(amount)s.",

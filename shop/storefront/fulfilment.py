@@ -24,7 +24,6 @@ from shop.storefront.alerts import alert_amount_mismatch
 from shop.storefront.delivered import send_delivery_mail
 from shop.storefront.models import (
     Delivery,
-    LineKind,
     Order,
     OrderStatus,
     Payment,
@@ -262,7 +261,7 @@ def _credit_wallet(order: Order, actor: Actor) -> None:
     """Add a wallet top-up order's amount to the buyer's wallet (reference ``order:WD-...``)."""
     if order.user_id is None:  # checkout never places one for a guest
         raise SettleError(f"order {order.reference} tops up no one's wallet")
-    amount = sum(line.line_total for line in order.lines if line.kind == LineKind.WALLET_TOPUP)
+    amount = order.wallet_topup_total
     wallet = wallet_services.wallet_for(order.user_id, order.currency)
     balance = wallet_services.credit(
         wallet.id,

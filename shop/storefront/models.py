@@ -181,6 +181,11 @@ class Order(db.Model):
         """Return how many packs the order holds."""
         return sum(line.quantity for line in self.lines)
 
+    @property
+    def wallet_topup_total(self) -> int:
+        """Return what the order adds to the buyer's wallet (its wallet top-up lines)."""
+        return sum(line.line_total for line in self.lines if line.kind == LineKind.WALLET_TOPUP)
+
 
 class LineKind(enum.StrEnum):
     """What an order line sells."""

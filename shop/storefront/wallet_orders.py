@@ -144,11 +144,6 @@ def place_topup_order(request: TopUpRequest, actor: Actor | None = None) -> Orde
     return order
 
 
-def topup_amount(order: Order) -> int:
-    """Return what an order adds to the wallet (its wallet top-up lines)."""
-    return sum(line.line_total for line in order.lines if line.kind == LineKind.WALLET_TOPUP)
-
-
 class WalletPayRefused(Exception):
     """An order the wallet will not pay; ``reason`` picks the message. Nothing was charged."""
 
