@@ -1,5 +1,7 @@
 """Auto-renew pages: the owner's section of a card, the admin's list, the counter's view."""
 
+import re
+
 import pytest
 
 from shop.audit.services import Actor
@@ -281,3 +283,19 @@ def test_a_card_given_up_shows_its_next_owner_nothing_of_the_old_owners_rule(
         RuleStatus.ACTIVE,
         "New owner's pack",
     )
+
+
+def test_the_auto_renew_page_shows_the_rule_in_its_form(client, customer):
+    """Changing one choice must not silently change the others: the form starts as the rule."""
+    _, card, _ = customer
+    make_product(name="Another pack")
+    pack = make_product(name="Chosen pack", data_mb=2048)
+    fields = {"trigger": "low_data", "threshold_mb": "300", "monthly_cap": "4"}
+    assert set_up(client, card, pack, **fields).status_code == 303
+
+    html = page(client.get(f"/account/auto-renew/{card.id}"))
+
+    assert f'<option selected value="{pack.id}">Chosen pack' in html
+    assert '<option selected value="low_data">' in html
+    assert re.search(r'<input[^>]*id="threshold_mb"[^>]*value="300"', html)
+    assert re.search(r'<input[^>]*id="monthly_cap"[^>]*value="4"', html)

@@ -84,31 +84,30 @@ def section_context(card: Card, form: RenewalRuleForm | None = None) -> dict:
 def card(card_id):
     """Show a card's auto-renew to its owner; set it up or change it."""
     owned = _own_card(card_id)
+    if request.method == "GET":  # the form shows the rule as it is
+        return render_template("autorenew/card.html", **section_context(owned))
     form = RenewalRuleForm()
-    status = 200
-    if request.method == "POST":
-        form.offer(services.packs_on_sale(), str(get_locale() or "en"))
-        if form.validate_on_submit():
-            try:
-                services.save_rule(
-                    current_user.id,
-                    owned.id,
-                    form.product_id.data,
-                    form.trigger.data,
-                    threshold_mb=form.threshold_mb.data,
-                    monthly_cap=form.monthly_cap.data,
-                    actor=current_actor(),
-                )
-            except services.NotCardOwner:
-                abort(404)
-            except services.InvalidRule as problem:
-                field = getattr(form, PROBLEM_FIELDS.get(problem.reason, "product_id"))
-                field.errors = [*field.errors, str(PROBLEMS.get(problem.reason, PROBLEMS["pack"]))]
-            else:
-                flash(_("Auto-renew saved."), "success")
-                return redirect(_back(owned), 303)
-        status = 422
-    return render_template("autorenew/card.html", **section_context(owned, form)), status
+    form.offer(services.packs_on_sale(), str(get_locale() or "en"))
+    if form.validate_on_submit():
+        try:
+            services.save_rule(
+                current_user.id,
+                owned.id,
+                form.product_id.data,
+                form.trigger.data,
+                threshold_mb=form.threshold_mb.data,
+                monthly_cap=form.monthly_cap.data,
+                actor=current_actor(),
+            )
+        except services.NotCardOwner:
+            abort(404)
+        except services.InvalidRule as problem:
+            field = getattr(form, PROBLEM_FIELDS.get(problem.reason, "product_id"))
+            field.errors = [*field.errors, str(PROBLEMS.get(problem.reason, PROBLEMS["pack"]))]
+        else:
+            flash(_("Auto-renew saved."), "success")
+            return redirect(_back(owned), 303)
+    return render_template("autorenew/card.html", **section_context(owned, form)), 422
 
 
 @bp.post("/account/auto-renew/<id:card_id>/<any(pause, resume, cancel):change>")
