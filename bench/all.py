@@ -5,7 +5,7 @@
 Each row is a figure beside its reference measured in the same run on the same machine, and
 their ratio, which is what carries from one machine to another (the absolute figures do not).
 The runs are shorter than the full benchmarks (see docs/BENCHMARKS.md for those), so ratios
-vary more: run it twice before believing a change of 10 %. About three minutes on 2 cores.
+vary more: run it twice before believing a change of 10 %. One to four minutes on 2 cores.
 
 - redeem: redemptions/s through gunicorn against a bare ``return "ok"`` served the same way
   (``bench/redeem.py``), per backend, from a stock of 50,000 vouchers (PostgreSQL's plans

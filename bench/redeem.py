@@ -72,7 +72,8 @@ def run(backend: str, args) -> dict:
         url, pin_file = prepare(backend, workdir, args.vouchers)
         env = {"DATABASE_URL": url, "RATELIMIT_ENABLED": "0", **SECRETS}
         serve = {"workers": args.workers, "threads": args.threads}
-        with gunicorn("wsgi:app", env, probe="/api/v1/products", **serve) as base:
+        app_spec = getattr(args, "app", "wsgi:app")
+        with gunicorn(app_spec, env, probe="/api/v1/products", **serve) as base:
             shop = wrk(
                 base + "/api/v1/redemptions",
                 args.seconds,
@@ -96,6 +97,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--vouchers", type=int, default=60_000)
+    parser.add_argument(
+        "--app",
+        default="wsgi:app",
+        help="the shop's WSGI app to serve (bench.lean_app:app: without its hooks and session)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(
