@@ -24,7 +24,7 @@ from tests.worker_helpers import WorkerProcess
 pytestmark = pytest.mark.slow
 
 #: The shop waits this long for the network; a worker's claim lasts 5 s more.
-TIMEOUT_SECONDS = 3.0
+TIMEOUT_SECONDS = 4.0
 
 
 @pytest.fixture
