@@ -14,6 +14,7 @@ from shop import wal
 from shop.db import SQLITE_IMMEDIATE, GatedSQLiteConnection, ping_when_idle
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
 from shop.session_cookie import SessionCookieInterface
+from shop.throttle import register_strategies as register_limit_strategies
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
 SECURITY_HEADERS = {
@@ -147,6 +148,7 @@ def register_extensions(app: Flask) -> None:
             ping_when_idle(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
+    register_limit_strategies()
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)

@@ -104,6 +104,8 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    #: limits' fixed window, with the X-RateLimit-* headers read by the hit's own round trip.
+    RATELIMIT_STRATEGY = "fixed-window-one-trip"
     #: Never let a broken limit store quietly switch limiting off.
     RATELIMIT_SWALLOW_ERRORS = False
     #: Failed logins allowed per account and per client address.

@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from limits import parse
+from flask import g, has_request_context
+from limits import WindowStats, parse
 from limits.errors import StorageError
 from limits.storage import RedisStorage
+from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
 from shop.extensions import limiter
 
@@ -54,7 +56,19 @@ end
 return 0
 """
 
-#: Per Redis store, its two scripts registered (sent by digest after the first call).
+#: Count a route's hit in its fixed window and say where the window stands, in one round trip:
+#: ``limits``' own increment (the window's expiry set when the window starts), then the seconds
+#: the window has left. KEYS: the counter; ARGV: window seconds, cost.
+_HIT_AND_READ = """
+local amount = tonumber(ARGV[2])
+local count = redis.call('incrby', KEYS[1], amount)
+if count == amount then
+    redis.call('expire', KEYS[1], ARGV[1])
+end
+return {count, redis.call('ttl', KEYS[1])}
+"""
+
+#: Per Redis store, its scripts registered (sent by digest after the first call).
 _scripts: WeakKeyDictionary = WeakKeyDictionary()
 
 
@@ -127,6 +141,7 @@ def _redis_scripts(storage):
         scripts = _scripts[storage] = (
             client.register_script(_RESERVE_ALL),
             client.register_script(_RELEASE_ALL),
+            client.register_script(_HIT_AND_READ),
         )
     return scripts
 
@@ -180,3 +195,47 @@ def release_all(limits_and_keys: list[tuple[FailureLimit, str]]) -> None:
         scripts[1](keys=_stored_keys(storage, limits_and_keys))
     except storage.base_exceptions as error:
         raise StorageError(error) from error
+
+
+#: :class:`OneTripFixedWindow` among Flask-Limiter's strategies (``RATELIMIT_STRATEGY``).
+ONE_TRIP_FIXED_WINDOW = "fixed-window-one-trip"
+
+
+class OneTripFixedWindow(FixedWindowRateLimiter):
+    """``limits``' fixed window, whose hit also reads the window for the response's headers.
+
+    Flask-Limiter counts a route's hit (one round trip to Redis), then reads the counter and its
+    time to live for the ``X-RateLimit-*`` headers (two more). On a plain Redis store, the hit
+    here is one script that returns both, kept for the rest of the request, so the headers cost
+    no round trip and show the window just after this request's own hit. The counting is
+    ``limits``' own, key for key; any other store, or a call outside a request, is left to it.
+    """
+
+    def hit(self, item, *identifiers: str, cost: int = 1) -> bool:
+        """Count ``cost`` against ``item``; say whether it stayed within the limit."""
+        scripts = _redis_scripts(self.storage)
+        if scripts is None or not has_request_context():
+            return super().hit(item, *identifiers, cost=cost)
+        key = item.key_for(*identifiers)
+        try:
+            count, ttl = scripts[2](
+                keys=[self.storage.prefixed_key(key)], args=[item.get_expiry(), cost]
+            )
+        except self.storage.base_exceptions as error:
+            raise StorageError(error) from error
+        windows = g.setdefault("rate_limit_windows", {})
+        windows[key] = WindowStats(max(int(ttl), 0) + time.time(), max(0, item.amount - count))
+        return count <= item.amount
+
+    def get_window_stats(self, item, *identifiers: str) -> WindowStats:
+        """Return the window as this request's hit left it, or read it from the store."""
+        if has_request_context():
+            stats = g.get("rate_limit_windows", {}).pop(item.key_for(*identifiers), None)
+            if stats is not None:
+                return stats
+        return super().get_window_stats(item, *identifiers)
+
+
+def register_strategies() -> None:
+    """Make :class:`OneTripFixedWindow` a strategy Flask-Limiter can be configured with."""
+    STRATEGIES.setdefault(ONE_TRIP_FIXED_WINDOW, OneTripFixedWindow)
