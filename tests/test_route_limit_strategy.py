@@ -22,6 +22,12 @@ REDIS_URL = redis_url()
 LIMIT = "3 per minute"
 
 
+@pytest.fixture
+def backend():
+    """Limits live in the limit store, not the database: one database kind is enough."""
+    return "sqlite"
+
+
 @pytest.fixture(params=["memory://", REDIS_URL], ids=["memory", "redis"])
 def app_config(request):
     return {"RATELIMIT_STORAGE_URI": request.param, "REDEEM_REQUESTS_PER_CLIENT": LIMIT}
