@@ -65,6 +65,16 @@ def redis_url() -> str:
     return parsed.set(database=str(number)).render_as_string(hide_password=False)
 
 
+def empty_limit_store(storage, url: str) -> None:
+    """Empty the app's rate-limit store; when it is Redis and unreachable, skip (fail on CI)."""
+    try:
+        storage.reset()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis not reachable at {url}: {exc}")
+        pytest.skip(f"Redis not reachable at {url}")
+
+
 #: PostgreSQL databases this worker has made sure exist.
 _worker_databases: set[str] = set()
 
