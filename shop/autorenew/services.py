@@ -56,6 +56,7 @@ from shop.catalog.models import Product
 from shop.db import begin_write
 from shop.extensions import db
 from shop.timeutil import utcnow
+from shop.wallet import references
 from shop.wallet import services as wallets
 from shop.wallet.models import WalletEntryKind
 
@@ -296,7 +297,7 @@ def _renew_locked(rule_id: int, now: datetime) -> RenewalResult:
     if rule.monthly_cap is not None and renewed_this_month(rule.id, now) >= rule.monthly_cap:
         return _fail(rule, card, key, base, RenewalOutcome.CAP_REACHED, "monthly_cap")
     wallet = wallets.wallet_for(rule.user_id, product.currency)
-    reference = f"renewal:{key}"
+    reference = references.for_renewal(key)
     try:
         balance = wallets.debit(
             wallet.id,

@@ -34,6 +34,7 @@ from shop.storefront.orders import close_order
 from shop.timeutil import utcnow
 from shop.vouchers import batches
 from shop.vouchers.models import BatchPurpose
+from shop.wallet import references
 from shop.wallet import services as wallet_services
 from shop.wallet.models import WalletEntryKind
 
@@ -267,7 +268,7 @@ def _credit_wallet(order: Order, actor: Actor) -> None:
         wallet.id,
         amount,
         kind=WalletEntryKind.TOPUP,
-        reference=f"order:{order.reference}",
+        reference=references.for_order(order.reference),
         actor=actor,
         note=order.reference,
     )
@@ -369,7 +370,7 @@ def _take_back_refunded_topup(order: Order, amount: int, refund_id: str, actor: 
                 wallet.id,
                 wanted,
                 kind=WalletEntryKind.ADJUSTMENT,
-                reference=f"refund:{order.reference}:{refund_id}"[:64],
+                reference=references.for_refund(order.reference, refund_id)[:64],
                 actor=actor,
                 note=f"refund of top-up {order.reference} at the provider",
             )

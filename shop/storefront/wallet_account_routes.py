@@ -25,13 +25,13 @@ from shop.storefront.messages import checkout_message, wallet_pay_message
 from shop.storefront.models import PaymentMethod
 from shop.storefront.orders import CheckoutError
 from shop.storefront.routes import DEVICE_COOKIE, code_page_first, order_url, visible_order
+from shop.wallet import references
 from shop.wallet import services as wallet_services
 from shop.web import client_ip, current_actor, download_response
 
 bp = Blueprint("wallet", __name__)
 
 HISTORY_LIMIT = 200
-ORDER_REFERENCE = re.compile(r"^(?:order|refund):(WD-[0-9A-Z]{10})")
 
 
 @bp.app_context_processor
@@ -49,14 +49,15 @@ def _user_id() -> int | None:
 
 def entry_target(entry) -> tuple[str, str]:
     """Return (label, URL) of what a wallet entry was for: an order, a card; URL may be ""."""
-    match = ORDER_REFERENCE.match(entry.reference)
-    if match:
-        return match.group(1), url_for("storefront.order", reference=match.group(1))
-    if entry.reference.startswith("renewal:"):
+    order = references.order_of(entry.reference)
+    if order:
+        return order, url_for("storefront.order", reference=order)
+    renewal_key = references.renewal_of(entry.reference)
+    if renewal_key:
         card_number = db.session.execute(
             select(Card.number)
             .join(Renewal, Renewal.card_id == Card.id)
-            .where(Renewal.key == entry.reference.removeprefix("renewal:"))
+            .where(Renewal.key == renewal_key)
         ).scalar_one_or_none()
         if card_number:
             return card_number, url_for("cards.check", number=card_number)

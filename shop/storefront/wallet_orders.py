@@ -34,6 +34,7 @@ from shop.storefront.models import (
 from shop.storefront.orders import CheckoutError, new_reference
 from shop.storefront.refunds import RefundRefused
 from shop.timeutil import utcnow
+from shop.wallet import references
 from shop.wallet import services as wallet_services
 from shop.wallet.models import WalletEntry, WalletEntryKind
 
@@ -44,11 +45,6 @@ TOPUP_SKU = "WALLET-TOPUP"
 TOPUP_NAME = "Wallet top-up"
 #: Methods a wallet top-up may be paid with (never the wallet itself).
 TOPUP_METHODS = (PaymentMethod.PAYPAL, PaymentMethod.ALIPAY, PaymentMethod.WECHATPAY)
-
-
-def order_reference_of(order: Order) -> str:
-    """Return the wallet reference of an order's top-up or purchase (``order:WD-...``)."""
-    return f"order:{order.reference}"
 
 
 def topup_limits() -> tuple[int, int]:
@@ -201,7 +197,7 @@ def pay_from_wallet(order_id: int, user_id: int, actor: Actor | None = None) -> 
                 wallet.id,
                 order.total,
                 kind=WalletEntryKind.PURCHASE,
-                reference=order_reference_of(order),
+                reference=references.for_order(order.reference),
                 actor=actor,
                 note=order.reference,
             )
@@ -263,7 +259,7 @@ def refund_to_wallet(order: Order, amount: int, key: str, actor: Actor | None) -
         wallet.id,
         amount,
         kind=WalletEntryKind.REFUND,
-        reference=f"refund:{order.reference}:{key}",
+        reference=references.for_refund(order.reference, key),
         actor=actor,
         note=order.reference,
     )
@@ -284,7 +280,7 @@ def take_back_topup(order: Order, amount: int, key: str, actor: Actor | None) ->
             wallet.id,
             amount,
             kind=WalletEntryKind.ADJUSTMENT,
-            reference=f"refund:{order.reference}:{key}",
+            reference=references.for_refund(order.reference, key),
             actor=actor,
             note=f"refund of top-up {order.reference}",
         )
@@ -319,7 +315,7 @@ def order_entry(order: Order) -> WalletEntry | None:
     kind = WalletEntryKind.TOPUP if order.delivery == Delivery.WALLET else WalletEntryKind.PURCHASE
     return db.session.execute(
         select(WalletEntry).filter_by(
-            wallet_id=wallet.id, kind=kind, reference=order_reference_of(order)
+            wallet_id=wallet.id, kind=kind, reference=references.for_order(order.reference)
         )
     ).scalar_one_or_none()
 
