@@ -12,6 +12,7 @@ from shop.audit.models import AuditEvent
 from shop.auth.models import User
 from shop.extensions import db
 from shop.wallet.models import Wallet, WalletEntryKind
+from tests.autorenew_helpers import owned_card, rule_for, set_figures
 from tests.customer_wallet_helpers import balance, entries, fund, ledger_holds
 from tests.factories import make_user
 
@@ -52,6 +53,35 @@ def test_the_wallet_page_shows_each_balance_and_the_history_with_links(app, clie
     assert 'href="/orders/WD-0000000002"' in text
     assert "Order paid" in text and "−CN¥3.00" in text
     assert "/account/wallet/CNY.csv" in text
+
+
+def test_the_history_links_renewals_to_their_card_and_refunds_to_their_order(app, client, customer):
+    from shop.audit.services import Actor
+    from shop.autorenew import services as autorenew
+    from shop.autorenew.models import RenewalOutcome
+    from shop.wallet import services
+
+    _user, card = owned_card(customer)
+    rule = rule_for(customer, card)
+    wallet_id = fund(customer, 1200)
+    set_figures(card.id, left=0)
+    assert autorenew.renew(rule.id).outcome == RenewalOutcome.RENEWED
+    for reference, note in (("refund:WD-0000000003:k1", "WD-0000000003"), ("x:1", "by hand")):
+        services.credit(
+            wallet_id,
+            100,
+            kind=WalletEntryKind.ADJUSTMENT,
+            reference=reference,
+            actor=Actor.system("test"),
+            note=note,
+        )
+    db.session.commit()
+
+    text = client.get("/account/wallet").get_data(as_text=True)
+
+    assert f'href="/card?number={card.number}">{card.number}</a>' in text
+    assert 'href="/orders/WD-0000000003">WD-0000000003</a>' in text
+    assert "<td>by hand</td>" in text
 
 
 def test_the_wallet_page_in_chinese(app, client, customer):

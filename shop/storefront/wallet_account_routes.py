@@ -47,21 +47,33 @@ def _user_id() -> int | None:
     return current_user.id if current_user.is_authenticated else None
 
 
-def entry_target(entry) -> tuple[str, str]:
-    """Return (label, URL) of what a wallet entry was for: an order, a card; URL may be ""."""
-    order = references.order_of(entry.reference)
-    if order:
-        return order, url_for("storefront.order", reference=order)
-    renewal_key = references.renewal_of(entry.reference)
-    if renewal_key:
-        card_number = db.session.execute(
-            select(Card.number)
-            .join(Renewal, Renewal.card_id == Card.id)
-            .where(Renewal.key == renewal_key)
-        ).scalar_one_or_none()
-        if card_number:
-            return card_number, url_for("cards.check", number=card_number)
-    return entry.note, ""
+def entry_targets(entries) -> dict[int, tuple[str, str]]:
+    """Return, per entry id, (label, URL) of what it was for: an order, a card; URL may be "".
+
+    The cards of the renewals among ``entries`` are looked up in one query.
+    """
+    renewal_keys = {entry.id: references.renewal_of(entry.reference) for entry in entries}
+    wanted = {key for key in renewal_keys.values() if key is not None}
+    card_by_key = dict(
+        db.session.execute(
+            select(Renewal.key, Card.number)
+            .join(Card, Card.id == Renewal.card_id)
+            .where(Renewal.key.in_(wanted))
+        ).all()
+        if wanted
+        else ()
+    )
+    targets = {}
+    for entry in entries:
+        order = references.order_of(entry.reference)
+        card_number = card_by_key.get(renewal_keys[entry.id])
+        if order:
+            targets[entry.id] = order, url_for("storefront.order", reference=order)
+        elif card_number:
+            targets[entry.id] = card_number, url_for("cards.check", number=card_number)
+        else:
+            targets[entry.id] = entry.note, ""
+    return targets
 
 
 @bp.route("/account/wallet")
@@ -72,11 +84,9 @@ def index():
     histories = {
         wallet.id: wallet_services.history(wallet.id, limit=HISTORY_LIMIT) for wallet in wallets
     }
+    targets = entry_targets([entry for entries in histories.values() for entry in entries])
     return render_template(
-        "storefront/wallet.html",
-        wallets=wallets,
-        histories=histories,
-        entry_target=entry_target,
+        "storefront/wallet.html", wallets=wallets, histories=histories, targets=targets
     )
 
 
