@@ -37,6 +37,7 @@ from shop.storefront.payment_flow import (
     ReconcileReport,
     ReturnUrls,
     payment_request,
+    record_payment,
 )
 from shop.timeutil import utcnow
 
@@ -96,30 +97,9 @@ def start_payment(
     created = gateway.start(request, channel, urls.notify_url, client_ip, expires_at)
     begin_write(db.session)
     try:
-        payment = fulfilment.payment_for(gateway.name, created.provider_payment_id)
-        if payment is None:
-            db.session.add(
-                Payment(
-                    order_id=order.id,
-                    provider=gateway.name,
-                    provider_payment_id=created.provider_payment_id,
-                    state=PaymentRecordState.CREATED,
-                    amount=order.total,
-                    currency=order.currency,
-                    approval_url=created.code_url or created.redirect_url,
-                )
-            )
-            record_event(
-                "order.payment_created",
-                Actor.system("payment"),
-                object_type="order",
-                object_id=order.reference,
-                details={"provider": gateway.name, "payment": created.provider_payment_id},
-            )
-        elif payment.order_id != order.id:
-            raise fulfilment.UnknownPayment(created.provider_payment_id)
-        else:
-            payment.approval_url = created.code_url or created.redirect_url
+        approval_url = created.code_url or created.redirect_url
+        payment = record_payment(order, gateway.name, created.provider_payment_id, approval_url)
+        payment.approval_url = approval_url  # a trade asked for again: its newest QR code or page
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # "Pay" pressed twice at once: the other request recorded it

@@ -83,32 +83,44 @@ def start_payment(order: Order, urls: ReturnUrls) -> str:
     created = gateway.create_payment(request)
     begin_write(db.session)
     try:
-        payment = fulfilment.payment_for(gateway.name, created.provider_payment_id)
-        if payment is None:
-            payment = Payment(
-                order_id=order.id,
-                provider=gateway.name,
-                provider_payment_id=created.provider_payment_id,
-                state=PaymentRecordState.CREATED,
-                amount=order.total,
-                currency=order.currency,
-                approval_url=created.approval_url,
-            )
-            db.session.add(payment)
-            record_event(
-                "order.payment_created",
-                Actor.system("payment"),
-                object_type="order",
-                object_id=order.reference,
-                details={"provider": gateway.name, "payment": created.provider_payment_id},
-            )
-        elif payment.order_id != order.id:
-            raise fulfilment.UnknownPayment(created.provider_payment_id)
+        record_payment(order, gateway.name, created.provider_payment_id, created.approval_url)
     except BaseException:
         db.session.rollback()
         raise
     db.session.commit()
     return created.approval_url
+
+
+def record_payment(
+    order: Order, provider: str, provider_payment_id: str, approval_url: str
+) -> Payment:
+    """Record, once and in the open transaction, the payment a provider created for ``order``.
+
+    A payment already recorded for the order (a second "Pay", a retry) is returned as it is;
+    one recorded for another order raises UnknownPayment.
+    """
+    payment = fulfilment.payment_for(provider, provider_payment_id)
+    if payment is None:
+        payment = Payment(
+            order_id=order.id,
+            provider=provider,
+            provider_payment_id=provider_payment_id,
+            state=PaymentRecordState.CREATED,
+            amount=order.total,
+            currency=order.currency,
+            approval_url=approval_url,
+        )
+        db.session.add(payment)
+        record_event(
+            "order.payment_created",
+            Actor.system("payment"),
+            object_type="order",
+            object_id=order.reference,
+            details={"provider": provider, "payment": provider_payment_id},
+        )
+    elif payment.order_id != order.id:
+        raise fulfilment.UnknownPayment(provider_payment_id)
+    return payment
 
 
 def complete_return(order: Order, provider_payment_id: str, payer_id: str) -> fulfilment.Settled:
