@@ -15,7 +15,6 @@ bare ``return "ok"`` app (``bench/bare_app.py``) driven the same way.
 
 import argparse
 import importlib
-import json
 import sys
 import tempfile
 import time
@@ -24,9 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import make_app  # noqa: E402
-from bench.profile_redeem import drive, environ  # noqa: E402
-from bench.redeem import prepare  # noqa: E402
+from bench.profile_redeem import bare_environs, drive, environ, redeeming_app  # noqa: E402
 
 #: The clock of the parts: ``time.perf_counter`` (wall) or ``time.thread_time`` (CPU, ``--cpu``).
 CLOCK = {"now": time.perf_counter}
@@ -184,31 +181,13 @@ def main() -> None:
     n = args.requests
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, pin_file = prepare(args.backend, workdir, 2 * n + 500)
-        extra = {}
-        if args.redis:
-            extra = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": args.redis}
-            extra.update({"REDEEM_REQUESTS_PER_CLIENT": "1000000 per minute"})
-        app = make_app(url, workdir, SQLITE_CHECKPOINT_SECONDS=0.1, **extra)
-        if args.redis:
-            from shop.extensions import limiter
-
-            with app.app_context():
-                limiter.storage.reset()
-        lines = pin_file.read_text().splitlines()
-        bodies = [
-            json.dumps({"pin": pin, "card": card}).encode()
-            for pin, card in (line.split(",") for line in lines)
-        ]
+        app, bodies = redeeming_app(args.backend, workdir, 2 * n + 500, args.redis)
         drive(app.wsgi_app, [environ(body) for body in bodies[:500]])
         plain_wall, plain_cpu, statuses = drive(
             app.wsgi_app, [environ(body) for body in bodies[500 : 500 + n]]
         )
         assert all(status.startswith("201") for status in statuses), set(statuses)
-        bare_environs = [
-            {**environ(b""), "PATH_INFO": "/ok", "REQUEST_METHOD": "GET"} for _ in range(n)
-        ]
-        bare_wall, bare_cpu, _ = drive(bare_app.wsgi_app, bare_environs)
+        bare_wall, bare_cpu, _ = drive(bare_app.wsgi_app, bare_environs(n))
         instrument(app, args.backend)
         wall, _cpu, statuses = drive(app.wsgi_app, [environ(body) for body in bodies[500 + n :]])
         assert all(status.startswith("201") for status in statuses), set(statuses)

@@ -17,16 +17,13 @@ import os
 
 import redis
 
+from bench.common import limits_on
 from shop import create_app
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 redis.Redis.from_url(REDIS_URL).flushdb()
-overrides = {
-    "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": REDIS_URL,
-    "REDEEM_REQUESTS_PER_CLIENT": "100000000 per minute",
-}
+overrides = limits_on(REDIS_URL)
 if os.environ.get("BENCH_LIMIT_STRATEGY"):
     overrides["RATELIMIT_STRATEGY"] = os.environ["BENCH_LIMIT_STRATEGY"]
 app = create_app(overrides)

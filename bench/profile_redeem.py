@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import make_app  # noqa: E402
+from bench.common import limits_on, make_app  # noqa: E402
 from bench.redeem import prepare  # noqa: E402
 
 PHASES: dict[str, float] = defaultdict(float)
@@ -81,6 +81,32 @@ def environ(body: bytes) -> dict:
     return builder.get_environ()
 
 
+def redeeming_app(backend: str, workdir: Path, count: int, redis: str | None = None):
+    """Return the shop app on a fresh database and ``count`` bodies redeeming distinct PINs.
+
+    The app is built as gunicorn builds it: rate limits off, or on in ``redis`` (emptied first).
+    """
+    url, pin_file = prepare(backend, workdir, count)
+    app = make_app(
+        url, workdir, SQLITE_CHECKPOINT_SECONDS=0.1, **(limits_on(redis) if redis else {})
+    )
+    if redis:
+        from shop.extensions import limiter
+
+        with app.app_context():
+            limiter.storage.reset()
+    bodies = [
+        json.dumps({"pin": pin, "card": card}).encode()
+        for pin, card in (line.split(",") for line in pin_file.read_text().splitlines())
+    ]
+    return app, bodies
+
+
+def bare_environs(count: int) -> list[dict]:
+    """Return ``count`` requests of the bare app's ``GET /ok``."""
+    return [{**environ(b""), "PATH_INFO": "/ok", "REQUEST_METHOD": "GET"} for _ in range(count)]
+
+
 def drive(wsgi_app, environs: list[dict]) -> tuple[float, float, list[str]]:
     """Call the app with each environ; return wall and CPU seconds and the statuses."""
     statuses = []
@@ -110,33 +136,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, pin_file = prepare(args.backend, workdir, args.requests + 200)
-        extra = {}
-        if args.redis:
-            extra = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": args.redis}
-            extra.update({"REDEEM_REQUESTS_PER_CLIENT": "1000000 per minute"})
-        app = make_app(url, workdir, SQLITE_CHECKPOINT_SECONDS=0.1, **extra)
-        if args.redis:
-            from shop.extensions import limiter
-
-            with app.app_context():
-                limiter.storage.reset()
-        lines = pin_file.read_text().splitlines()
-        bodies = [
-            json.dumps({"pin": pin, "card": card}).encode()
-            for pin, card in (line.split(",") for line in lines)
-        ]
+        app, bodies = redeeming_app(args.backend, workdir, args.requests + 200, args.redis)
         warm, measured = bodies[:200], bodies[200 : 200 + args.requests]
         drive(app.wsgi_app, [environ(body) for body in warm])
         if not args.no_instrument:
             instrument(app)
         wall, cpu, statuses = drive(app.wsgi_app, [environ(body) for body in measured])
         assert all(status.startswith("201") for status in statuses), set(statuses)
-        bare_environs = [
-            {**environ(b""), "PATH_INFO": "/ok", "REQUEST_METHOD": "GET"}
-            for _ in range(args.requests)
-        ]
-        bare_wall, bare_cpu, _ = drive(bare_app.wsgi_app, bare_environs)
+        bare_wall, bare_cpu, _ = drive(bare_app.wsgi_app, bare_environs(args.requests))
     n = args.requests
     print(f"{args.backend}, {n} redemptions in-process, one at a time")
     print(f"{'':<34} {'ms/request':>10}")
