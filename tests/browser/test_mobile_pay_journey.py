@@ -45,6 +45,16 @@ def order_of(shop, email: str) -> Order:
         return order
 
 
+def shows_the_pin_of_the_fulfilled_order(page, shop, email: str, locale: str) -> Order:
+    """Check the order page says the order is complete with its one PIN; return the order."""
+    main = page.locator("main").inner_text()
+    assert COMPLETED[locale] in main
+    assert len(PIN_PATTERN.findall(main)) == 1
+    order = order_of(shop, email)
+    assert order.status == OrderStatus.FULFILLED
+    return order
+
+
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
 def test_guest_pays_with_paypal_and_sees_the_pins(new_context, shop, locale):
     page = new_context(locale=locale).new_page()
@@ -54,11 +64,7 @@ def test_guest_pays_with_paypal_and_sees_the_pins(new_context, shop, locale):
     page.locator("form[action*='/pay'] button[type=submit]").first.click()
     page.get_by_role("button", name="Pay now").click()  # the PayPal simulator's approval page
     page.wait_for_url(re.compile(r"/orders/WD-"))
-    main = page.locator("main").inner_text()
-    assert COMPLETED[locale] in main
-    assert len(PIN_PATTERN.findall(main)) == 1
-    order = order_of(shop, email)
-    assert order.status == OrderStatus.FULFILLED
+    order = shows_the_pin_of_the_fulfilled_order(page, shop, email, locale)
     assert order.payment_method == PaymentMethod.PAYPAL
 
 
@@ -73,11 +79,7 @@ def test_guest_pays_with_alipay_and_sees_the_pins(new_context, shop, locale):
     assert "¥99.00" in page.locator("main").inner_text()
     page.get_by_role("button", name="Pay now").click()  # the simulator's cashier
     page.wait_for_url(re.compile(r"/orders/WD-"))
-    main = page.locator("main").inner_text()
-    assert COMPLETED[locale] in main
-    assert len(PIN_PATTERN.findall(main)) == 1
-    order = order_of(shop, email)
-    assert order.status == OrderStatus.FULFILLED
+    order = shows_the_pin_of_the_fulfilled_order(page, shop, email, locale)
     assert order.payment_method == PaymentMethod.ALIPAY
 
 
@@ -96,10 +98,7 @@ def test_guest_scans_the_wechat_qr_code_and_the_page_moves_on(new_context, shop,
     )
     assert answer.status_code == 200
     page.wait_for_url(re.compile(r"/orders/WD-[A-Z0-9]+\?"), timeout=15_000)
-    main = page.locator("main").inner_text()
-    assert COMPLETED[locale] in main
-    assert len(PIN_PATTERN.findall(main)) == 1
-    assert order_of(shop, email).status == OrderStatus.FULFILLED
+    shows_the_pin_of_the_fulfilled_order(page, shop, email, locale)
 
 
 def fulfilments(shop, reference: str) -> int:
