@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shop.extensions import db
-from shop.storefront.models import OrderStatus, PaymentRecordState, Refund, RefundStatus
+from shop.storefront.models import OrderStatus, PaymentRecordState, RefundStatus
 from shop.vouchers.models import Voucher, VoucherStatus
 from simulators.alipay import AlipaySimulator
 from simulators.scenarios import Scenario
@@ -30,9 +30,15 @@ from tests.mobile_pay_helpers import (
     wechat_notification,
     wechat_pays,
 )
+from tests.refund_helpers import (
+    KEY,
+    refund,
+    refunds_of,
+    send_refund_forms_at_once,
+    voucher_statuses,
+)
 from tests.storefront_helpers import add_to_cart, order_by_path, path_of, with_action
 
-KEY = "0123456789abcdef"
 PROVIDERS = ["alipay", "wechatpay"]
 
 
@@ -120,34 +126,8 @@ def deliver(client, provider, notification):
         assert response.status_code == 204, response.get_data(as_text=True)
 
 
-def voucher_statuses(order) -> dict[str, VoucherStatus]:
-    db.session.rollback()
-    batch_ids = [line.batch_id for line in order.lines]
-    rows = db.session.execute(
-        db.select(Voucher.serial, Voucher.status).where(Voucher.batch_id.in_(batch_ids))
-    ).all()
-    return dict(rows)
-
-
 def voided(order) -> int:
     return list(voucher_statuses(order).values()).count(VoucherStatus.VOID)
-
-
-def refund(client, order, amount, vouchers=(), key=KEY):
-    reference = order if isinstance(order, str) else order.reference
-    return client.post(
-        f"/admin/orders/{reference}/refund",
-        data={"amount": amount, "vouchers": [str(v) for v in vouchers], "refund_key": key},
-    )
-
-
-def refunds_of(order) -> list[Refund]:
-    db.session.rollback()
-    return list(
-        db.session.execute(db.select(Refund).filter_by(order_id=order.id).order_by(Refund.id))
-        .scalars()
-        .all()
-    )
 
 
 def status_of(order) -> OrderStatus:
@@ -317,20 +297,8 @@ def test_one_refund_sent_and_reported_at_once_is_recorded_once(
 ):
     order, trade = three_pin_order(client, simulators, provider)
     admin = login("admin")
-    clients = []
-    for _ in range(3):
-        admin_client = app.test_client()
-        admin_client.post("/login", data={"email": admin.email, "password": "correct-horse-9"})
-        clients.append(admin_client)
-    barrier = threading.Barrier(len(clients))
     reference = order.reference
-
-    def send_form(admin_client):
-        barrier.wait()
-        return refund(admin_client, reference, "10.00").status_code
-
-    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
-        assert list(pool.map(send_form, clients)) == [303] * len(clients)
+    assert send_refund_forms_at_once(app, admin, reference, "10.00") == [303] * 3
     number = f"{reference}-{KEY}"
     notifications = [refund_notification(simulators, provider, trade, number) for _ in range(3)]
     barrier = threading.Barrier(len(notifications))

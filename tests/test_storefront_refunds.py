@@ -11,10 +11,16 @@ import pytest
 import requests
 
 from shop.extensions import db
-from shop.storefront.models import OrderStatus, Refund, RefundStatus
+from shop.storefront.models import OrderStatus, RefundStatus
 from shop.vouchers.models import Voucher, VoucherStatus
 from simulators.paypal import PayPalSimulator
 from tests.factories import make_product
+from tests.refund_helpers import (
+    refund,
+    refunds_of,
+    send_refund_forms_at_once,
+    voucher_statuses,
+)
 from tests.storefront_helpers import (
     add_to_cart,
     buy,
@@ -23,8 +29,6 @@ from tests.storefront_helpers import (
     post_webhook,
     signed_webhook,
 )
-
-KEY = "0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +51,6 @@ def three_pin_order(client):
     order = order_by_path(order_path)
     assert order.status == OrderStatus.FULFILLED
     return order
-
-
-def voucher_statuses(order) -> dict[str, VoucherStatus]:
-    db.session.rollback()
-    batch_ids = [line.batch_id for line in order.lines]
-    rows = db.session.execute(
-        db.select(Voucher.serial, Voucher.status).where(Voucher.batch_id.in_(batch_ids))
-    ).all()
-    return dict(rows)
-
-
-def refund(client, order, amount, vouchers=(), key=KEY):
-    reference = order if isinstance(order, str) else order.reference
-    return client.post(
-        f"/admin/orders/{reference}/refund",
-        data={"amount": amount, "vouchers": [str(v) for v in vouchers], "refund_key": key},
-    )
-
-
-def refunds_of(order) -> list[Refund]:
-    db.session.rollback()
-    return list(db.session.execute(db.select(Refund).filter_by(order_id=order.id)).scalars())
 
 
 def test_a_partial_refund_of_one_of_three_pins_voids_one_and_leaves_two_usable(
@@ -217,20 +199,8 @@ def test_a_refund_paypal_refuses_records_nothing_and_says_so(app, client, login,
 def test_one_refund_sent_and_reported_at_once_is_recorded_once(app, client, login, simulator):
     order = three_pin_order(client)
     admin = login("admin")
-    clients = []
-    for _ in range(3):
-        admin_client = app.test_client()
-        admin_client.post("/login", data={"email": admin.email, "password": "correct-horse-9"})
-        clients.append(admin_client)
-    barrier = threading.Barrier(len(clients))
     reference = order.reference
-
-    def send_form(admin_client):
-        barrier.wait()
-        return refund(admin_client, reference, "10.00").status_code
-
-    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
-        assert list(pool.map(send_form, clients)) == [303] * len(clients)
+    assert send_refund_forms_at_once(app, admin, reference, "10.00") == [303] * 3
 
     payment_id = payment_of(order).provider_payment_id
     signed = []
